@@ -1,0 +1,3 @@
+from compatd.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""The syscall table (``syscalls.table``) and the handlers, one module per family."""

@@ -1,0 +1,1 @@
+"""The virtual filesystem: abstract inodes and open files, mounts, one resolver, filesystems."""

@@ -1,0 +1,312 @@
+"""The small abstract classes every filesystem implements.
+
+Paths and names are ``bytes`` everywhere, as Linux sees them. Every default method raises the
+errno Linux gives when a filesystem or file type does not support the operation, so a
+filesystem only overrides what it has. The resolver (``vfs.resolver``) is the only code that
+walks paths: filesystems answer ``lookup`` of one name in one directory.
+"""
+
+from __future__ import annotations
+
+import errno
+import stat as st
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+from compatd.errors import KernelError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from vfs.mount import Mount
+
+
+@dataclass(slots=True)
+class Stat:
+    """What ``stat``/``statx`` report; times are nanoseconds since the epoch."""
+
+    dev: int
+    ino: int
+    mode: int
+    nlink: int = 1
+    uid: int = 0
+    gid: int = 0
+    rdev: int = 0
+    size: int = 0
+    blksize: int = 4096
+    blocks: int = 0
+    atime_ns: int = 0
+    mtime_ns: int = 0
+    ctime_ns: int = 0
+    btime_ns: int = 0
+
+
+@dataclass(slots=True)
+class DirEntry:
+    """One entry of a directory listing (``getdents64``)."""
+
+    name: bytes
+    ino: int
+    dtype: int  # DT_* value: (mode >> 12) & 0o17
+
+
+@dataclass(slots=True)
+class StatFs:
+    """What ``statfs`` reports."""
+
+    type: int
+    bsize: int = 4096
+    blocks: int = 0
+    bfree: int = 0
+    bavail: int = 0
+    files: int = 0
+    ffree: int = 0
+    namelen: int = 255
+    frsize: int = 4096
+    flags: int = 0
+
+
+def dtype_of(mode: int) -> int:
+    """The ``d_type`` of a mode: Linux stores ``S_IFMT >> 12``."""
+    return (mode & st.S_IFMT) >> 12
+
+
+class Filesystem:
+    """One mounted instance of a filesystem type.
+
+    ``dev`` is the device number ``stat`` reports; every instance gets its own, so inode
+    identity is ``(fs.dev, ino)``.
+    """
+
+    magic: ClassVar[int] = 0  # f_type for statfs
+    name: ClassVar[str] = "none"
+    _next_dev: ClassVar[int] = 0x100
+
+    def __init__(self, readonly: bool = False) -> None:
+        Filesystem._next_dev += 1
+        self.dev = Filesystem._next_dev
+        self.readonly = readonly
+
+    @property
+    def root(self) -> Inode:
+        raise NotImplementedError
+
+    def statfs(self) -> StatFs:
+        return StatFs(type=self.magic)
+
+    def check_writable(self) -> None:
+        if self.readonly:
+            raise KernelError(errno.EROFS, f"{self.name} is mounted read-only")
+
+
+class Inode:
+    """A file, directory, symlink or device in one filesystem.
+
+    Directory operations take the single final ``name`` (never a path, never ``.``/``..``:
+    the resolver handles those) and the ``Creds`` of the caller where ownership matters.
+    """
+
+    __slots__ = ("fs", "ino")
+
+    def __init__(self, fs: Filesystem, ino: int) -> None:
+        self.fs = fs
+        self.ino = ino
+
+    # identity and attributes -------------------------------------------------------------
+    @property
+    def key(self) -> tuple[int, int]:
+        return (self.fs.dev, self.ino)
+
+    def stat(self) -> Stat:
+        raise NotImplementedError
+
+    @property
+    def mode(self) -> int:
+        return self.stat().mode
+
+    def is_dir(self) -> bool:
+        return st.S_ISDIR(self.mode)
+
+    def is_symlink(self) -> bool:
+        return st.S_ISLNK(self.mode)
+
+    # attribute changes ------------------------------------------------------------------
+    def chmod(self, mode: int) -> None:
+        raise KernelError(errno.EPERM, "chmod not supported here")
+
+    def chown(self, uid: int, gid: int) -> None:
+        """-1 leaves that id unchanged."""
+        raise KernelError(errno.EPERM, "chown not supported here")
+
+    def set_times(self, atime_ns: int | None, mtime_ns: int | None) -> None:
+        """``None`` leaves that time unchanged (UTIME_OMIT)."""
+        raise KernelError(errno.EPERM, "utimes not supported here")
+
+    def truncate(self, size: int) -> None:
+        if self.is_dir():
+            raise KernelError(errno.EISDIR, "truncate of a directory")
+        raise KernelError(errno.EINVAL, "truncate not supported here")
+
+    # directories ------------------------------------------------------------------------
+    def lookup(self, name: bytes) -> Inode:
+        raise KernelError(errno.ENOTDIR, "lookup in a non-directory")
+
+    def readdir(self) -> Iterator[DirEntry]:
+        """Entries other than ``.`` and ``..`` (the open directory adds those)."""
+        raise KernelError(errno.ENOTDIR, "readdir of a non-directory")
+
+    def create(self, name: bytes, mode: int, uid: int, gid: int) -> Inode:
+        """A new regular file; EEXIST if the name exists."""
+        raise KernelError(errno.EPERM if self.is_dir() else errno.ENOTDIR, "create not supported")
+
+    def mkdir(self, name: bytes, mode: int, uid: int, gid: int) -> Inode:
+        raise KernelError(errno.EPERM if self.is_dir() else errno.ENOTDIR, "mkdir not supported")
+
+    def mknod(self, name: bytes, mode: int, rdev: int, uid: int, gid: int) -> Inode:
+        raise KernelError(errno.EPERM, "mknod not supported")
+
+    def symlink(self, name: bytes, target: bytes, uid: int, gid: int) -> Inode:
+        raise KernelError(errno.EPERM if self.is_dir() else errno.ENOTDIR, "symlink not supported")
+
+    def link(self, name: bytes, target: Inode) -> None:
+        raise KernelError(errno.EPERM, "hard links not supported")
+
+    def unlink(self, name: bytes) -> None:
+        """Remove a non-directory (EISDIR for a directory, as unlink(2) on Linux)."""
+        raise KernelError(errno.EPERM if self.is_dir() else errno.ENOTDIR, "unlink not supported")
+
+    def rmdir(self, name: bytes) -> None:
+        """Remove an empty directory (ENOTDIR for a non-directory, ENOTEMPTY if not empty)."""
+        raise KernelError(errno.EPERM if self.is_dir() else errno.ENOTDIR, "rmdir not supported")
+
+    def rename(self, old_name: bytes, new_dir: Inode, new_name: bytes, flags: int) -> None:
+        """Rename within one filesystem (the caller checks EXDEV). ``flags`` are RENAME_*."""
+        raise KernelError(errno.EPERM, "rename not supported")
+
+    # symlinks ---------------------------------------------------------------------------
+    def readlink(self) -> bytes:
+        raise KernelError(errno.EINVAL, "not a symbolic link")
+
+    # opening ----------------------------------------------------------------------------
+    def open(self, flags: int) -> OpenFile:
+        """An open file description for this inode; ``flags`` are the open(2) flags.
+
+        The caller has already checked permissions, O_DIRECTORY and O_TRUNC's truncation.
+        """
+        raise KernelError(errno.ENXIO, "cannot open this file type")
+
+    def host_path(self) -> bytes | None:
+        """The host path of this inode when it is a host file (exec of host binaries)."""
+        return None
+
+
+class OpenFile:
+    """An open file description: what ``dup`` shares and ``close`` releases.
+
+    ``flags`` holds the open(2) status flags (O_APPEND, O_NONBLOCK, access mode…); the
+    fd table keeps FD_CLOEXEC separately because it belongs to the descriptor.
+    """
+
+    seekable: ClassVar[bool] = True
+
+    def __init__(self, inode: Inode | None, flags: int) -> None:
+        self.inode = inode
+        self.flags = flags
+        self.pos = 0
+        self.refs = 0
+        self.dentry: Dentry | None = None  # set by the opener: the path it was opened by
+
+    # data -------------------------------------------------------------------------------
+    def read(self, size: int) -> bytes:
+        data = self.pread(size, self.pos)
+        self.pos += len(data)
+        return data
+
+    def write(self, data: bytes) -> int:
+        if self.flags & 0o2000 and self.inode is not None:  # O_APPEND
+            self.pos = self.inode.stat().size
+        n = self.pwrite(data, self.pos)
+        self.pos += n
+        return n
+
+    def pread(self, size: int, offset: int) -> bytes:
+        raise KernelError(errno.EINVAL, "read not supported")
+
+    def pwrite(self, data: bytes, offset: int) -> int:
+        raise KernelError(errno.EINVAL, "write not supported")
+
+    def seek(self, offset: int, whence: int) -> int:
+        if not self.seekable:
+            raise KernelError(errno.ESPIPE, "not seekable")
+        if whence == 0:
+            new = offset
+        elif whence == 1:
+            new = self.pos + offset
+        elif whence == 2:
+            new = self.size() + offset
+        else:
+            raise KernelError(errno.EINVAL, f"whence {whence}")
+        if new < 0:
+            raise KernelError(errno.EINVAL, "negative offset")
+        self.pos = new
+        return new
+
+    def size(self) -> int:
+        return self.inode.stat().size if self.inode is not None else 0
+
+    def stat(self) -> Stat:
+        if self.inode is None:
+            raise KernelError(errno.EBADF, "no inode")
+        return self.inode.stat()
+
+    # directories ------------------------------------------------------------------------
+    def readdir(self) -> list[DirEntry]:
+        """The full listing, ``.`` and ``..`` included; getdents64 pages through it by pos."""
+        raise KernelError(errno.ENOTDIR, "not a directory")
+
+    # control ----------------------------------------------------------------------------
+    def ioctl(self, request: int, arg: int, task: object) -> int:
+        raise KernelError(errno.ENOTTY, f"ioctl {request:#x} not supported on this file")
+
+    def readable_bytes(self) -> int:
+        """What FIONREAD reports."""
+        return max(0, self.size() - self.pos)
+
+    def fsync(self) -> None:
+        return None
+
+    def truncate(self, size: int) -> None:
+        if self.inode is None:
+            raise KernelError(errno.EINVAL, "not a file")
+        self.inode.truncate(size)
+
+    def release(self) -> None:
+        """The last reference is gone."""
+        return None
+
+
+@dataclass(eq=False, slots=True)
+class Dentry:
+    """A name in the mount tree: where an inode was reached from.
+
+    Dentries are built during resolution and are not cached; ``parent`` chains span mounts
+    (a mount's root dentry has the mountpoint's parent as its parent), so ``..`` and
+    ``getcwd`` follow the chain without consulting the mount table.
+    """
+
+    mount: Mount
+    inode: Inode
+    name: bytes = b"/"
+    parent: Dentry | None = None
+
+    def path(self) -> bytes:
+        """The absolute path of this dentry (relative to the namespace root)."""
+        parts: list[bytes] = []
+        d: Dentry | None = self
+        while d is not None and d.parent is not None:
+            parts.append(d.name)
+            d = d.parent
+        return b"/" + b"/".join(reversed(parts))
+
+    def same(self, other: Dentry) -> bool:
+        return self.mount is other.mount and self.inode.key == other.inode.key
