@@ -1,0 +1,79 @@
+"""The per-process table of virtual file descriptors.
+
+The tracee's fd numbers live only here: the tracee holds no host fds of its own. An entry is
+an open file description (shared by ``dup``) plus the descriptor's own FD_CLOEXEC bit.
+"""
+
+from __future__ import annotations
+
+import errno
+
+from compatd.errors import KernelError
+from vfs.base import OpenFile
+
+
+class FDTable:
+    __slots__ = ("files", "cloexec")
+
+    def __init__(self) -> None:
+        self.files: dict[int, OpenFile] = {}
+        self.cloexec: set[int] = set()
+
+    def get(self, fd: int) -> OpenFile:
+        f = self.files.get(fd)
+        if f is None:
+            raise KernelError(errno.EBADF, f"fd {fd} is not open")
+        return f
+
+    def lowest_free(self, minfd: int, limit: int) -> int:
+        fd = minfd
+        files = self.files
+        while fd in files:
+            fd += 1
+        if fd >= limit:
+            raise KernelError(errno.EMFILE, f"no free fd below RLIMIT_NOFILE {limit}")
+        return fd
+
+    def install(self, f: OpenFile, limit: int, cloexec: bool = False, minfd: int = 0) -> int:
+        """Put ``f`` at the lowest free fd >= ``minfd`` (open, dup, F_DUPFD)."""
+        fd = self.lowest_free(minfd, limit)
+        self.install_at(fd, f, cloexec)
+        return fd
+
+    def install_at(self, fd: int, f: OpenFile, cloexec: bool = False) -> None:
+        """Put ``f`` at ``fd``, closing what was there (dup2/dup3)."""
+        f.refs += 1
+        old = self.files.get(fd)
+        self.files[fd] = f
+        if cloexec:
+            self.cloexec.add(fd)
+        else:
+            self.cloexec.discard(fd)
+        if old is not None:
+            _unref(old)
+
+    def close(self, fd: int) -> None:
+        f = self.files.pop(fd, None)
+        if f is None:
+            raise KernelError(errno.EBADF, f"fd {fd} is not open")
+        self.cloexec.discard(fd)
+        _unref(f)
+
+    def close_all(self) -> None:
+        for fd in list(self.files):
+            self.close(fd)
+
+    def copy(self) -> FDTable:
+        """For fork without CLONE_FILES: the same descriptions, new descriptors."""
+        new = FDTable()
+        for fd, f in self.files.items():
+            f.refs += 1
+            new.files[fd] = f
+        new.cloexec = set(self.cloexec)
+        return new
+
+
+def _unref(f: OpenFile) -> None:
+    f.refs -= 1
+    if f.refs == 0:
+        f.release()

@@ -1,0 +1,15 @@
+"""Importing this package registers every syscall: one module per family."""
+
+from syscalls.handlers import (  # noqa: F401
+    declarations,
+    fd_ops,
+    fs_dir,
+    fs_open,
+    fs_path,
+    fs_stat,
+    identity,
+    memory,
+    process,
+    read_write,
+    resources,
+)
