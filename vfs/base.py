@@ -215,6 +215,9 @@ class OpenFile:
         self.pos = 0
         self.refs = 0
         self.dentry: Dentry | None = None  # set by the opener: the path it was opened by
+        # getdents64 pages through a snapshot taken at offset 0, so entries removed while a
+        # program walks the directory (rm -r) do not shift the positions it has not read.
+        self.listing: list[DirEntry] | None = None
 
     # data -------------------------------------------------------------------------------
     def read(self, size: int) -> bytes:
