@@ -59,7 +59,7 @@ def build_program(rules: list[Rule], trace_all: bool = False) -> bytes:
     ins.append((BPF_LD_W_ABS, 0, 0, OFF_NR))
     ins.append((BPF_JGE_K, "enosys", 0, X32_SYSCALL_BIT))
     if not trace_all:
-        for rule in sorted(r for r in rules if not r.conditions):
+        for rule in sorted((r for r in rules if not r.conditions), key=lambda r: r.nr):
             ins.append((BPF_JEQ_K, "allow", 0, rule.nr))
         for rule in (r for r in rules if r.conditions):
             block: list[tuple[int, object, object, int]] = []
