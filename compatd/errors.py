@@ -21,3 +21,10 @@ class KernelError(Exception):
     def __str__(self) -> str:
         name = _errno.errorcode.get(self.errno, str(self.errno))
         return f"{name}: {self.why}" if self.why else name
+
+
+class Unsupported(KernelError):
+    """A flag or case compatd does not implement: fails with the errno Linux uses for an
+    unknown value, and the kernel records it as unsupported in the run report."""
+
+    __slots__ = ()

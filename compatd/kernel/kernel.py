@@ -14,7 +14,7 @@ import traceback
 from collections import Counter
 from typing import TYPE_CHECKING, TextIO
 
-from compatd.errors import KernelError
+from compatd.errors import KernelError, Unsupported
 from compatd.kernel.fdtable import FDTable
 from compatd.kernel.task import Creds, FSContext, Task, ThreadGroup, host_rlimits
 from compatd.platform.events import CLONED, EXECED, EXITED, SIGNAL, STOPPED, SYSCALL, Event
@@ -127,6 +127,8 @@ class Kernel:
             ret = invoke(task, ev.args)
         except KernelError as e:
             ret = -e.errno
+            if type(e) is Unsupported:
+                self.unsupported[f"{entry.name}: {e.why}"] += 1
         except Exception as e:
             ret = self.handler_crashed(entry.name, ev, e)
         if ret == RUN_ON_HOST:
@@ -143,10 +145,6 @@ class Kernel:
         if self.strict:
             raise HandlerCrash(f"{name} handler raised {exc!r}") from exc
         return ENOSYS
-
-    def record_unsupported(self, name: str, case: str) -> None:
-        """A call used a flag or case we do not implement; the handler then fails it."""
-        self.unsupported[f"{name}: {case}"] += 1
 
     def on_other(self, ev: Event) -> None:
         kind = ev.kind

@@ -153,6 +153,7 @@ class PtracePlatform:
     def spawn(self, path: bytes, argv: list[bytes], envp: list[bytes]) -> int:
         if self.pin_cpu is not None:
             os.sched_setaffinity(0, {self.pin_cpu})  # the child inherits it
+        env = dict(e.partition(b"=")[::2] for e in envp)  # os.execve takes a mapping
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the child
             try:
@@ -160,7 +161,7 @@ class PtracePlatform:
                 # The tracee holds no host fds: every fd it uses is virtual.
                 os.closerange(0, 1 << 16)
                 seccomp.install(self.filter_program)
-                os.execve(path, argv, envp)
+                os.execve(path, argv, env)
             finally:
                 os._exit(127)
         _, status = os.waitpid(pid, os.WUNTRACED)

@@ -1,0 +1,176 @@
+"""The command line: ``compatd run`` and ``compatd syscalls``.
+
+A bad command line is one line on stderr and exit status 2, before anything starts.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import signal
+import stat as st
+import sys
+
+import click
+
+from compatd.errors import KernelError
+
+
+class CommandLineError(Exception):
+    """Bad input on the command line: reported as one line, exit status 2."""
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="compatd")
+def cli() -> None:
+    """compatd: run real Linux programs inside a Python model of the kernel."""
+
+
+@cli.command(context_settings={"allow_interspersed_args": False})
+@click.option("--strict", is_flag=True, help="A handler bug stops the run (the tests use it).")
+@click.option("--trace-all", is_flag=True, help="Trap every syscall, HOST ones included.")
+@click.option(
+    "--pin/--no-pin",
+    default=True,
+    show_default=True,
+    help="Keep the supervisor and the program on one CPU (a ptrace stop is then much cheaper).",
+)
+@click.argument("program")
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def run(strict: bool, trace_all: bool, pin: bool, program: str, args: tuple[str, ...]) -> None:
+    """Run PROGRAM with ARGS under compatd; exit with its status (128+N if killed by N)."""
+    from compatd.kernel.kernel import Kernel, shell_status
+    from compatd.platform.ptrace import PtracePlatform
+    from compatd.platform.seccomp import build_program
+    from syscalls.table import filter_rules, load_all
+    from vfs import ops
+    from vfs.namespace import default_namespace
+
+    load_all()
+    cwd = os.getcwd().encode()
+    ns = default_namespace(cwd)
+    root = ns.root_dentry()
+    ctx = ops.PathContext(root, root, _HostCreds(), 0o022)
+    try:
+        cwd_dentry = ops.lookup(ctx, cwd)
+    except KernelError as e:
+        raise CommandLineError(f"the current directory is not reachable: {e}") from e
+    ctx.start = cwd_dentry
+    exe, host_path = _find_program(ctx, program.encode(), os.environ.get("PATH", ""))
+
+    cpu = None
+    if pin:
+        cpu = min(os.sched_getaffinity(0))
+    platform = PtracePlatform(build_program(filter_rules(), trace_all=trace_all), pin_cpu=cpu)
+    kernel = Kernel(platform, ns, strict=strict)
+    argv = [program.encode(), *(a.encode() for a in args)]
+    envp = [f"{k}={v}".encode() for k, v in os.environ.items()]
+    # The terminal's Ctrl-C and Ctrl-\ reach the program (same process group); the
+    # supervisor outlives them to report its status.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGQUIT, signal.SIG_IGN)
+    kernel.start(host_path, exe, argv, envp, cwd_dentry, _stdio())
+    status = kernel.run()
+    sys.stdout.flush()
+    raise SystemExit(shell_status(status))
+
+
+@cli.command()
+@click.option(
+    "--format", "fmt", type=click.Choice(["rich", "json", "md"]), default="rich",
+    show_default=True, help="Terminal table, JSON, or Markdown.",
+)  # fmt: skip
+def syscalls(fmt: str) -> None:
+    """Print the syscall table: every x86-64 number, its support level and reason."""
+    from compatd import tablefmt
+    from syscalls.table import REGISTRY, load_all
+
+    load_all()
+    entries = sorted(REGISTRY.values(), key=lambda e: e.nr)
+    if fmt == "json":
+        click.echo(tablefmt.render_json(entries))
+    elif fmt == "md":
+        click.echo(tablefmt.render_markdown(entries), nl=False)
+    else:
+        from rich.console import Console
+
+        tablefmt.render_terminal(entries, Console())
+
+
+class _HostCreds:
+    """The supervisor's own credentials, for finding the program before the model starts."""
+
+    def __init__(self) -> None:
+        self.fsuid = os.geteuid()
+        self.fsgid = os.getegid()
+        self.groups = os.getgroups()
+
+    def in_group(self, gid: int) -> bool:
+        return gid == self.fsgid or gid in self.groups
+
+
+def _find_program(ctx: object, name: bytes, path_env: str) -> tuple[bytes, bytes]:
+    """Find PROGRAM as execvp would, through the sandbox's VFS: (sandbox path, host path)."""
+    from vfs import ops
+
+    if b"/" in name:
+        candidates = [name]
+    else:
+        candidates = [d.encode().rstrip(b"/") + b"/" + name for d in path_env.split(":") if d]
+    first_error: KernelError | None = None
+    for cand in candidates:
+        try:
+            d = ops.lookup(ctx, cand)  # type: ignore[arg-type]
+        except KernelError as e:
+            first_error = first_error or e
+            continue
+        s = d.inode.stat()
+        if st.S_ISDIR(s.mode):
+            first_error = first_error or KernelError(errno.EISDIR, "is a directory")
+            continue
+        if not st.S_ISREG(s.mode) or not s.mode & 0o111:
+            first_error = first_error or KernelError(errno.EACCES, "not an executable file")
+            continue
+        host = d.inode.host_path()
+        if host is None:
+            raise CommandLineError(
+                f"{name.decode(errors='replace')}: not on a host filesystem "
+                "(running programs from tmpfs arrives with our ELF loader)"
+            )
+        exe = cand if cand.startswith(b"/") else ctx.start.path().rstrip(b"/") + b"/" + cand  # type: ignore[attr-defined]
+        return exe, host
+    why = os.strerror(first_error.errno) if first_error else "not found"
+    if first_error is not None and first_error.errno == errno.ENOENT and b"/" not in name:
+        why = "command not found"
+    raise CommandLineError(f"{name.decode(errors='replace')}: {why}")
+
+
+def _stdio() -> dict[int, object]:
+    """fds 0-2: virtual files over the supervisor's own stdio (those that are open)."""
+    from vfs.hostfd import HostFdFile
+
+    files: dict[int, object] = {}
+    for fd in (0, 1, 2):
+        try:
+            flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+        except OSError:
+            continue  # closed here, so closed in the program too, as natively
+        files[fd] = HostFdFile(fd, flags)
+    return files
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=False, prog_name="compatd")
+    except click.exceptions.NoArgsIsHelpError as e:
+        click.echo(e.format_message(), err=True)
+        raise SystemExit(2) from None
+    except click.UsageError as e:
+        click.echo(f"compatd: {e.format_message()}", err=True)
+        raise SystemExit(2) from None
+    except CommandLineError as e:
+        click.echo(f"compatd: {e}", err=True)
+        raise SystemExit(2) from None
+    except click.exceptions.Abort:
+        raise SystemExit(130) from None

@@ -1,0 +1,106 @@
+"""Shared pieces of the handlers: path contexts from dirfds, struct layouts, fd checks."""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat as st
+import struct
+
+from compatd.errors import KernelError
+from compatd.kernel.task import Task
+from vfs.base import OpenFile, Stat
+from vfs.flags import AT_EMPTY_PATH, AT_FDCWD, O_ACCMODE, O_PATH, O_RDONLY, O_WRONLY
+from vfs.ops import PathContext
+
+# Linux caps one read/write at INT_MAX rounded down to a page (MAX_RW_COUNT).
+MAX_RW_COUNT = 0x7FFFF000
+
+
+def path_context(task: Task, dirfd: int, path: bytes) -> PathContext:
+    """Where a ``*at`` path starts: the root for absolute paths, cwd for AT_FDCWD, else the
+    directory ``dirfd`` was opened on (EBADF if not open, ENOTDIR if not a directory)."""
+    fs = task.fs
+    if path[:1] == b"/" or dirfd == AT_FDCWD:
+        start = fs.cwd
+    else:
+        f = task.fdt.get(dirfd)
+        if f.dentry is None or not f.dentry.inode.is_dir():
+            raise KernelError(errno.ENOTDIR, f"dirfd {dirfd} is not a directory")
+        start = f.dentry
+    return PathContext(fs.root, start, task.creds, fs.umask)
+
+
+def read_at_path(task: Task, dirfd: int, addr: int, flags: int) -> tuple[bytes, OpenFile | None]:
+    """A ``*at`` path argument; with AT_EMPTY_PATH and ``""`` the file ``dirfd`` itself.
+
+    Returns (path, None), or (b"", file) for the empty-path case (AT_FDCWD: the cwd).
+    """
+    path = task.read_path(addr)
+    if path:
+        return path, None
+    if not flags & AT_EMPTY_PATH:
+        raise KernelError(errno.ENOENT, "empty path without AT_EMPTY_PATH")
+    if dirfd == AT_FDCWD:
+        return b".", None
+    return b"", task.fdt.get(dirfd)
+
+
+def readable(f: OpenFile) -> OpenFile:
+    """EBADF unless the description was opened for reading (O_PATH never is)."""
+    if f.flags & O_PATH or f.flags & O_ACCMODE == O_WRONLY:
+        raise KernelError(errno.EBADF, "file not open for reading")
+    return f
+
+
+def writable(f: OpenFile) -> OpenFile:
+    """EBADF unless the description was opened for writing."""
+    if f.flags & O_PATH or f.flags & O_ACCMODE == O_RDONLY:
+        raise KernelError(errno.EBADF, "file not open for writing")
+    return f
+
+
+def not_path(f: OpenFile) -> OpenFile:
+    """EBADF for O_PATH descriptions, which only name a file."""
+    if f.flags & O_PATH:
+        raise KernelError(errno.EBADF, "O_PATH descriptor")
+    return f
+
+
+# struct stat on x86-64 (arch/x86/include/uapi/asm/stat.h): 144 bytes.
+STAT_STRUCT = struct.Struct("<3Q4IQ3q6q24x")
+
+
+def pack_stat(s: Stat) -> bytes:
+    return STAT_STRUCT.pack(
+        s.dev, s.ino, s.nlink, s.mode, s.uid, s.gid, 0, s.rdev, s.size, s.blksize, s.blocks,
+        s.atime_ns // 1_000_000_000, s.atime_ns % 1_000_000_000,
+        s.mtime_ns // 1_000_000_000, s.mtime_ns % 1_000_000_000,
+        s.ctime_ns // 1_000_000_000, s.ctime_ns % 1_000_000_000,
+    )  # fmt: skip
+
+
+STATX_BASIC_STATS = 0x7FF
+STATX_BTIME = 0x800
+STATX_MNT_ID = 0x1000
+STATX__RESERVED = 0x80000000
+# struct statx (include/uapi/linux/stat.h): 256 bytes, timestamps as {s64 sec; u32 nsec; pad}.
+STATX_STRUCT = struct.Struct("<IIQIIIHxxQQQQ" + "qI4x" * 4 + "IIIIQ" + "104x")
+
+
+def pack_statx(s: Stat, mnt_id: int) -> bytes:
+    mask = STATX_BASIC_STATS | STATX_MNT_ID | (STATX_BTIME if s.btime_ns else 0)
+
+    def ts(ns: int) -> tuple[int, int]:
+        return ns // 1_000_000_000, ns % 1_000_000_000
+
+    return STATX_STRUCT.pack(
+        mask, s.blksize, 0, s.nlink, s.uid, s.gid, s.mode & 0xFFFF,
+        s.ino, s.size, s.blocks, 0,
+        *ts(s.atime_ns), *ts(s.btime_ns), *ts(s.ctime_ns), *ts(s.mtime_ns),
+        os.major(s.rdev), os.minor(s.rdev), os.major(s.dev), os.minor(s.dev), mnt_id,
+    )  # fmt: skip
+
+
+def is_regular(f: OpenFile) -> bool:
+    return f.inode is not None and st.S_ISREG(f.inode.mode)
