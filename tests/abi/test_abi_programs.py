@@ -62,7 +62,9 @@ def test_tmp_files_stay_private(abi_bins: dict[str, Path], runner: Runner, tmp_t
         remove_host_path(host)
 
     try:
-        pair = runner.compare("leave-tmp", [str(abi_bins["leave"]), str(host)], between=after_native)
+        pair = runner.compare(
+            "leave-tmp", [str(abi_bins["leave"]), str(host)], between=after_native
+        )
         leaked = host.exists()
     finally:
         remove_host_path(host)
