@@ -122,6 +122,10 @@ FCNTL_CMD: dict[int, str] = {
 
 FD_FLAGS: dict[int, str] = {1: "FD_CLOEXEC"}
 
+CLOSE_RANGE: dict[int, str] = {2: "CLOSE_RANGE_UNSHARE", 4: "CLOSE_RANGE_CLOEXEC"}
+
+FLOCK: dict[int, str] = {1: "LOCK_SH", 2: "LOCK_EX", 4: "LOCK_NB", 8: "LOCK_UN"}
+
 SEEK: dict[int, str] = {0: "SEEK_SET", 1: "SEEK_CUR", 2: "SEEK_END", 3: "SEEK_DATA", 4: "SEEK_HOLE"}
 
 IOCTL: dict[int, str] = {
@@ -578,6 +582,30 @@ SOCKET_TYPE_BASE: dict[int, str] = {
 }
 SOCKET_TYPE: dict[int, str] = {0o4000: "SOCK_NONBLOCK", 0o2000000: "SOCK_CLOEXEC"}
 
+MSG: dict[int, str] = {
+    0x1: "MSG_OOB",
+    0x2: "MSG_PEEK",
+    0x4: "MSG_DONTROUTE",
+    0x8: "MSG_CTRUNC",
+    0x10: "MSG_PROBE",
+    0x20: "MSG_TRUNC",
+    0x40: "MSG_DONTWAIT",
+    0x80: "MSG_EOR",
+    0x100: "MSG_WAITALL",
+    0x200: "MSG_FIN",
+    0x400: "MSG_SYN",
+    0x800: "MSG_CONFIRM",
+    0x1000: "MSG_RST",
+    0x2000: "MSG_ERRQUEUE",
+    0x4000: "MSG_NOSIGNAL",
+    0x8000: "MSG_MORE",
+    0x10000: "MSG_WAITFORONE",
+    0x40000: "MSG_BATCH",
+    0x4000000: "MSG_ZEROCOPY",
+    0x20000000: "MSG_FASTOPEN",
+    0x40000000: "MSG_CMSG_CLOEXEC",
+}
+
 EVENTFD: dict[int, str] = {0x1: "EFD_SEMAPHORE", 0o4000: "EFD_NONBLOCK", 0o2000000: "EFD_CLOEXEC"}
 
 # epoll_create1 flags; the event bits are ``epoll_events`` and the operations ``epoll_ctl``.
@@ -616,6 +644,8 @@ FLAGSETS: dict[str, dict[int, str]] = {
     "statx_mask": STATX_MASK,
     "fcntl_cmd": FCNTL_CMD,
     "fd_flags": FD_FLAGS,
+    "close_range": CLOSE_RANGE,
+    "flock": FLOCK,
     "seek": SEEK,
     "ioctl": IOCTL,
     "mmap_prot": MMAP_PROT,
@@ -639,6 +669,7 @@ FLAGSETS: dict[str, dict[int, str]] = {
     "getrandom": GETRANDOM,
     "socket_family": SOCKET_FAMILY,
     "socket_type": SOCKET_TYPE,
+    "msg": MSG,
     "eventfd": EVENTFD,
     "epoll": EPOLL,
     "epoll_ctl": EPOLL_CTL,

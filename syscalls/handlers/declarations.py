@@ -1,0 +1,818 @@
+"""Every syscall no handler module owns: HOST, STUB or ENOSYS, each with its reason.
+
+Argument specs follow the kernel's ``SYSCALL_DEFINE`` prototypes (x86-64), so ``--trace`` can
+print these calls and the coverage reports can name the flags a program passed even for calls
+compatd does not implement yet.
+
+Issues named in reasons: issue 3 = dynamic programs (loader, file mmap, overlay, procfs) and the
+full file family; issue 4 = processes, threads, signals, credentials, scheduling; issue 5 =
+sockets, poll/epoll/select, event fds, SysV and POSIX IPC.
+
+When a handler module takes one of these over, delete its line here (a name declared twice is
+an error at import time).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+from syscalls.table import Level, declare
+
+HOST = Level.HOST
+STUB = Level.STUB
+ENOSYS = Level.ENOSYS
+
+PRIVILEGED = "needs host privileges a sandbox does not grant"
+
+
+def later(issue: int, what: str) -> str:
+    """A reason for a call that a planned issue implements."""
+    return f"arrives with issue {issue}: {what}"
+
+
+def privileged(what: str) -> str:
+    """A reason for a call that is permanently unavailable inside the sandbox."""
+    return f"{what}; {PRIVILEGED}"
+
+
+def removed(what: str) -> str:
+    """A reason for a call the host kernel itself no longer implements."""
+    return f"{what}; current Linux answers ENOSYS too"
+
+
+memory = partial(declare, family="memory")
+signals = partial(declare, family="signals")
+threads = partial(declare, family="threads")
+clock = partial(declare, family="time")
+files = partial(declare, family="files")
+mounts = partial(declare, family="mounts")
+procs = partial(declare, family="processes")
+creds = partial(declare, family="credentials")
+sched = partial(declare, family="scheduling")
+net = partial(declare, family="sockets")
+polling = partial(declare, family="polling")
+eventfds = partial(declare, family="eventfds")
+ipc = partial(declare, family="ipc")
+aio = partial(declare, family="aio")
+numa = partial(declare, family="numa")
+security = partial(declare, family="security")
+admin = partial(declare, family="admin")
+obsolete = partial(declare, family="obsolete")
+
+
+# ==========================================================================================
+# HOST: the host runs these without a stop. Each touches only the caller's own address
+# space, its own thread, or a clock.
+# ==========================================================================================
+
+# --- memory: the caller's own address space -----------------------------------------------
+# (mmap itself is owned by the memory handler: anonymous mappings run on the host there.)
+
+memory("brk", HOST, "brk:ptr",
+       reason="moves the caller's own heap end; no file or other process is involved")
+memory("munmap", HOST, "addr:ptr length:size",
+       reason="unmaps part of the caller's own address space; file mappings keep no state "
+              "in the supervisor yet")
+memory("mprotect", HOST, "addr:ptr length:size prot:flags/mmap_prot",
+       reason="changes protections of the caller's own pages; the host still refuses "
+              "PROT_WRITE on a shared mapping of a file opened read-only")
+memory("pkey_mprotect", HOST, "addr:ptr length:size prot:flags/mmap_prot pkey:int",
+       reason="mprotect plus a protection key of the caller's own; touches only its pages")
+memory("pkey_alloc", HOST, "flags:flags access_rights:ulong",
+       reason="allocates a protection key in the caller's own PKRU register")
+memory("pkey_free", HOST, "pkey:int",
+       reason="frees a protection key of the caller's own address space")
+memory("madvise", HOST, "addr:ptr length:size advice:int/madvise",
+       reason="advice about the caller's own pages; mappings of files came through the VFS "
+              "with the access the program was granted")
+memory("mremap", HOST, "old_addr:ptr old_size:size new_size:size flags:flags/mremap "
+       "new_addr:ptr",
+       reason="resizes or moves the caller's own mapping; issue 3 will trap it to keep the "
+              "map record behind /proc/PID/maps")
+memory("mlock", HOST, "addr:ptr length:size",
+       reason="pins the caller's own pages, within the host's RLIMIT_MEMLOCK")
+memory("mlock2", HOST, "addr:ptr length:size flags:flags/mlock2",
+       reason="pins the caller's own pages (MLOCK_ONFAULT), within the host's RLIMIT_MEMLOCK")
+memory("munlock", HOST, "addr:ptr length:size",
+       reason="unpins the caller's own pages")
+memory("mlockall", HOST, "flags:flags/mlockall",
+       reason="pins the caller's whole address space, within the host's RLIMIT_MEMLOCK")
+memory("munlockall", HOST, "",
+       reason="unpins the caller's whole address space")
+memory("mincore", HOST, "addr:ptr length:size vec:buf_out",
+       reason="reports residency of the caller's own pages into its own buffer")
+memory("msync", HOST, "addr:ptr length:size flags:flags/msync",
+       reason="flushes mappings the host made; file mappings arrive with the loader issue")
+memory("map_shadow_stack", HOST, "addr:ptr size:size flags:flags",
+       reason="maps a CET shadow stack in the caller's own address space")
+memory("mseal", HOST, "addr:ptr length:size flags:flags",
+       reason="seals the caller's own mappings against later changes")
+
+# --- threads: the caller's own thread state -----------------------------------------------
+
+threads("arch_prctl", HOST, "code:cmd/arch_prctl addr:ulong",
+        reason="sets or reads the caller's own FS/GS base and CPUID/AMX/shadow-stack state")
+threads("set_tid_address", HOST, "tidptr:ptr",
+        reason="records the caller's own clear-child-tid address and returns its host tid, "
+               "which is also the model's tid")
+threads("set_robust_list", HOST, "head:ptr len:size",
+        reason="records the caller's own robust futex list head")
+threads("get_robust_list", HOST, "pid:pid head_ptr:struct_out len_ptr:struct_out",
+        reason="pid 0 (all glibc uses) reads the caller's own list head; another pid is "
+               "refused by the host's ptrace access check")
+threads("rseq", HOST, "rseq:ptr rseq_len:uint flags:int sig:uint",
+        reason="registers the caller's own restartable-sequence area")
+threads("futex", HOST, "uaddr:ptr op:flags/futex_op val:uint timeout:struct_in uaddr2:ptr "
+        "val3:uint",
+        reason="waits and wakes on words in the caller's own memory; only processes that "
+               "share that memory can meet there")
+threads("futex_waitv", HOST, "waiters:struct_in nr_futexes:uint flags:flags "
+        "timeout:struct_in clockid:int/clock",
+        reason="waits on several futex words in the caller's own memory")
+threads("futex_wake", HOST, "uaddr:ptr mask:ulong nr:int flags:flags",
+        reason="wakes waiters on a futex word in the caller's own memory")
+threads("futex_wait", HOST, "uaddr:ptr val:ulong mask:ulong flags:flags timeout:struct_in "
+        "clockid:int/clock",
+        reason="waits on a futex word in the caller's own memory")
+threads("futex_requeue", HOST, "waiters:struct_in flags:flags nr_wake:int nr_requeue:int",
+        reason="moves waiters between futex words in the caller's own memory")
+threads("membarrier", HOST, "cmd:int flags:flags cpu_id:int",
+        reason="issues memory barriers on CPUs running the caller's threads; changes no state "
+               "another process can see")
+threads("getcpu", HOST, "cpu:struct_out node:struct_out cache:ptr",
+        reason="reports which CPU the caller runs on, into its own memory")
+threads("uretprobe", HOST, "",
+        reason="the host kernel calls it from its own uretprobe trampoline and kills any "
+               "other caller with SIGILL")
+threads("rseq_slice_yield", ENOSYS, "",
+        reason=later(4, "the rseq time-slice extension must first be enabled with "
+                        "prctl(PR_RSEQ_SLICE_EXTENSION)"))
+
+# --- signals: dispositions, masks and frames stay with the host (DESIGN: signals) ----------
+
+signals("rt_sigaction", HOST, "signum:signo/signals act:struct_in oldact:struct_out "
+        "sigsetsize:size",
+        reason="signal dispositions live in the host's copy of the process, which is where "
+               "signals are delivered")
+signals("rt_sigprocmask", HOST, "how:int/sigprocmask_how set:struct_in oldset:struct_out "
+        "sigsetsize:size",
+        reason="changes the caller's own signal mask")
+signals("rt_sigreturn", HOST, "",
+        reason="restores the caller's own registers and mask from the frame the host built")
+signals("rt_sigpending", HOST, "set:struct_out sigsetsize:size",
+        reason="reads the caller's own pending signals")
+signals("rt_sigsuspend", HOST, "mask:struct_in sigsetsize:size",
+        reason="sleeps with a temporary mask of the caller's own until a host signal arrives, "
+               "like pause")
+signals("rt_sigtimedwait", HOST, "set:struct_in info:struct_out timeout:struct_in "
+        "sigsetsize:size",
+        reason="dequeues a signal pending for the caller itself; touches nothing else")
+signals("sigaltstack", HOST, "ss:struct_in old_ss:struct_out",
+        reason="sets the caller's own alternate signal stack")
+signals("pause", HOST, "",
+        reason="sleeps the caller until a signal, which the host delivers")
+signals("restart_syscall", HOST, "",
+        reason="the host restarts a sleep it was running itself (nanosleep, clock_nanosleep, "
+               "futex) after a signal")
+
+# --- time: reading clocks and sleeping ----------------------------------------------------
+
+clock("sched_yield", HOST, "",
+      reason="gives up the caller's own time slice")
+clock("nanosleep", HOST, "req:struct_in rem:struct_out",
+      reason="sleeps the caller; no state outside it changes")
+clock("clock_nanosleep", HOST, "clockid:int/clock flags:flags/timer req:struct_in "
+      "rem:struct_out",
+      reason="sleeps the caller on a host clock; no state outside it changes")
+clock("clock_gettime", HOST, "clockid:int/clock tp:struct_out",
+      reason="reads a host clock (the vDSO answers most calls without a syscall anyway)")
+clock("clock_getres", HOST, "clockid:int/clock res:struct_out",
+      reason="reads a host clock's resolution")
+clock("gettimeofday", HOST, "tv:struct_out tz:struct_out",
+      reason="reads the host wall clock (the vDSO answers most calls anyway)")
+clock("time", HOST, "tloc:struct_out",
+      reason="reads the host wall clock (the vDSO answers most calls anyway)")
+
+
+# ==========================================================================================
+# STUB: answering 0 without doing anything is what the program needs.
+# ==========================================================================================
+
+files("sync", STUB, "",
+      reason="nothing is cached in the supervisor: hostfs writes already reached the host "
+             "kernel and tmpfs has no disk; sync cannot fail")
+
+
+# ==========================================================================================
+# ENOSYS: declared unimplemented. The kernel's own answer, -ENOSYS, is what the program gets.
+# ==========================================================================================
+
+# --- files: the rest of the file family (issue 3) -----------------------------------------
+
+files("getdents", ENOSYS, "fd:fd dirp:buf_out count:uint",
+      reason="the 32-bit-ino getdents arrives with the file family issue; glibc uses "
+             "getdents64")
+files("openat2", ENOSYS, "dirfd:fd path:path how:struct_in size:size",
+      reason=later(3, "openat2's RESOLVE_* resolver restrictions; glibc opens with openat"))
+files("link", ENOSYS, "oldpath:path newpath:path",
+      reason=later(3, "hard links in the VFS"))
+files("linkat", ENOSYS, "olddirfd:fd oldpath:path newdirfd:fd newpath:path flags:flags/at",
+      reason=later(3, "hard links in the VFS"))
+files("mknod", ENOSYS, "path:path mode:mode dev:uint",
+      reason=later(3, "FIFOs and device nodes in the VFS"))
+files("mknodat", ENOSYS, "dirfd:fd path:path mode:mode dev:uint",
+      reason=later(3, "FIFOs and device nodes in the VFS"))
+files("chmod", ENOSYS, "path:path mode:mode",
+      reason=later(3, "changing modes (chmod family)"))
+files("fchmod", ENOSYS, "fd:fd mode:mode",
+      reason=later(3, "changing modes (chmod family)"))
+files("fchmodat", ENOSYS, "dirfd:fd path:path mode:mode",
+      reason=later(3, "changing modes (chmod family)"))
+files("fchmodat2", ENOSYS, "dirfd:fd path:path mode:mode flags:flags/at",
+      reason=later(3, "changing modes (chmod family, with AT_SYMLINK_NOFOLLOW)"))
+files("chown", ENOSYS, "path:path owner:uid group:gid",
+      reason=later(3, "changing owners (chown family)"))
+files("fchown", ENOSYS, "fd:fd owner:uid group:gid",
+      reason=later(3, "changing owners (chown family)"))
+files("lchown", ENOSYS, "path:path owner:uid group:gid",
+      reason=later(3, "changing owners (chown family)"))
+files("fchownat", ENOSYS, "dirfd:fd path:path owner:uid group:gid flags:flags/at",
+      reason=later(3, "changing owners (chown family)"))
+files("utime", ENOSYS, "path:path times:struct_in",
+      reason=later(3, "setting file times (utimes family)"))
+files("utimes", ENOSYS, "path:path times:struct_in",
+      reason=later(3, "setting file times (utimes family)"))
+files("futimesat", ENOSYS, "dirfd:fd path:path times:struct_in",
+      reason=later(3, "setting file times (utimes family)"))
+files("utimensat", ENOSYS, "dirfd:fd path:path times:struct_in flags:flags/at",
+      reason=later(3, "setting file times (utimes family)"))
+files("statfs", ENOSYS, "path:path buf:struct_out",
+      reason=later(3, "filesystem statistics from each mounted filesystem"))
+files("fstatfs", ENOSYS, "fd:fd buf:struct_out",
+      reason=later(3, "filesystem statistics from each mounted filesystem"))
+files("ustat", ENOSYS, "dev:uint ubuf:struct_out",
+      reason="obsolete (glibc dropped its wrapper in 2.28); statfs, which arrives with "
+             "issue 3, replaces it")
+files("sysfs", ENOSYS, "option:int arg1:ulong arg2:ulong",
+      reason="obsolete filesystem-type query; programs read /proc/filesystems, which "
+             "arrives with issue 3")
+files("flock", ENOSYS, "fd:fd operation:int/flock",
+      reason=later(3, "advisory file locks (flock and fcntl locks)"))
+files("readahead", ENOSYS, "fd:fd offset:off count:size",
+      reason=later(3, "page-cache hints on VFS files"))
+files("fadvise64", ENOSYS, "fd:fd offset:off len:size advice:int",
+      reason=later(3, "page-cache hints on VFS files; posix_fadvise callers ignore failure"))
+files("fallocate", ENOSYS, "fd:fd mode:int offset:off len:off",
+      reason=later(3, "space allocation and hole punching in VFS files"))
+files("sync_file_range", ENOSYS, "fd:fd offset:off nbytes:off flags:flags",
+      reason=later(3, "ranged writeback of VFS files"))
+files("syncfs", ENOSYS, "fd:fd",
+      reason=later(3, "per-filesystem sync (it must still check the fd)"))
+files("sendfile", ENOSYS, "out_fd:fd in_fd:fd offset:struct_inout count:size",
+      reason=later(3, "in-supervisor copies between files (sendfile, splice, "
+                      "copy_file_range)"))
+files("copy_file_range", ENOSYS, "fd_in:fd off_in:struct_inout fd_out:fd "
+      "off_out:struct_inout len:size flags:flags",
+      reason=later(3, "in-supervisor copies between files; cp falls back to read/write"))
+files("splice", ENOSYS, "fd_in:fd off_in:struct_inout fd_out:fd off_out:struct_inout "
+      "len:size flags:flags",
+      reason=later(3, "moving data between pipes and files"))
+files("tee", ENOSYS, "fd_in:fd fd_out:fd len:size flags:flags",
+      reason=later(3, "duplicating pipe contents"))
+files("vmsplice", ENOSYS, "fd:fd iov:struct_in nr_segs:ulong flags:flags",
+      reason=later(3, "moving user memory into pipes"))
+files("preadv", ENOSYS, "fd:fd iov:struct_in iovcnt:int offset:off offset_high:ulong",
+      reason=later(3, "vectored positioned I/O (preadv/pwritev and their v2 forms)"))
+files("pwritev", ENOSYS, "fd:fd iov:struct_in iovcnt:int offset:off offset_high:ulong",
+      reason=later(3, "vectored positioned I/O (preadv/pwritev and their v2 forms)"))
+files("preadv2", ENOSYS, "fd:fd iov:struct_in iovcnt:int offset:off offset_high:ulong "
+      "flags:flags",
+      reason=later(3, "vectored positioned I/O with RWF_* flags"))
+files("pwritev2", ENOSYS, "fd:fd iov:struct_in iovcnt:int offset:off offset_high:ulong "
+      "flags:flags",
+      reason=later(3, "vectored positioned I/O with RWF_* flags"))
+files("pipe", ENOSYS, "pipefd:struct_out",
+      reason=later(3, "pipes (pipefs)"))
+files("pipe2", ENOSYS, "pipefd:struct_out flags:flags/open",
+      reason=later(3, "pipes (pipefs) with O_CLOEXEC/O_NONBLOCK/O_DIRECT"))
+files("memfd_create", ENOSYS, "name:str flags:flags/memfd",
+      reason=later(3, "memfds, the tmpfs-backed files that can be mapped"))
+files("remap_file_pages", ENOSYS, "addr:ptr size:size prot:ulong pgoff:ulong flags:ulong",
+      reason="deprecated nonlinear file mappings; if ever, with the file mmap work of issue 3")
+files("name_to_handle_at", ENOSYS, "dirfd:fd path:path handle:struct_inout "
+      "mount_id:struct_out flags:flags/at",
+      reason="file handles are only useful with open_by_handle_at, which needs "
+             "CAP_DAC_READ_SEARCH; callers fall back to paths")
+files("open_by_handle_at", ENOSYS, "mount_fd:fd handle:struct_in flags:flags/open",
+      reason=privileged("opening by file handle requires CAP_DAC_READ_SEARCH"))
+files("cachestat", ENOSYS, "fd:fd range:struct_in cstat:struct_out flags:flags",
+      reason="page-cache statistics have no meaning for VFS files; callers treat ENOSYS "
+             "as an older kernel")
+files("inotify_init", ENOSYS, "",
+      reason="not planned yet: needs change notifications from the VFS; tail -f and editors "
+             "fall back to polling")
+files("inotify_init1", ENOSYS, "flags:flags/open",
+      reason="not planned yet: needs change notifications from the VFS; tail -f and editors "
+             "fall back to polling")
+files("inotify_add_watch", ENOSYS, "fd:fd path:path mask:flags",
+      reason="no inotify instance can exist (inotify_init is ENOSYS)")
+files("inotify_rm_watch", ENOSYS, "fd:fd wd:int",
+      reason="no inotify instance can exist (inotify_init is ENOSYS)")
+files("fanotify_init", ENOSYS, "flags:flags event_f_flags:flags/open",
+      reason="filesystem-wide monitoring is for privileged daemons; not planned")
+files("fanotify_mark", ENOSYS, "fanotify_fd:fd flags:flags mask:ulong dirfd:fd path:path",
+      reason="no fanotify instance can exist (fanotify_init is ENOSYS)")
+files("file_getattr", ENOSYS, "dirfd:fd path:path attr:struct_out usize:size "
+      "at_flags:flags/at",
+      reason=later(3, "inode attribute flags (FS_IOC_FSGETXATTR by path)"))
+files("file_setattr", ENOSYS, "dirfd:fd path:path attr:struct_in usize:size "
+      "at_flags:flags/at",
+      reason=later(3, "inode attribute flags (FS_IOC_FSSETXATTR by path)"))
+
+# extended attributes (issue 3)
+_XATTR = later(3, "extended attributes; ls and cp treat ENOSYS like ENOTSUP")
+files("setxattr", ENOSYS, "path:path name:str value:buf_in size:size flags:flags",
+      reason=_XATTR)
+files("lsetxattr", ENOSYS, "path:path name:str value:buf_in size:size flags:flags",
+      reason=_XATTR)
+files("fsetxattr", ENOSYS, "fd:fd name:str value:buf_in size:size flags:flags",
+      reason=_XATTR)
+files("getxattr", ENOSYS, "path:path name:str value:buf_out size:size",
+      reason=_XATTR)
+files("lgetxattr", ENOSYS, "path:path name:str value:buf_out size:size",
+      reason=_XATTR)
+files("fgetxattr", ENOSYS, "fd:fd name:str value:buf_out size:size",
+      reason=_XATTR)
+files("listxattr", ENOSYS, "path:path list:buf_out size:size",
+      reason=_XATTR)
+files("llistxattr", ENOSYS, "path:path list:buf_out size:size",
+      reason=_XATTR)
+files("flistxattr", ENOSYS, "fd:fd list:buf_out size:size",
+      reason=_XATTR)
+files("removexattr", ENOSYS, "path:path name:str",
+      reason=_XATTR)
+files("lremovexattr", ENOSYS, "path:path name:str",
+      reason=_XATTR)
+files("fremovexattr", ENOSYS, "fd:fd name:str",
+      reason=_XATTR)
+files("setxattrat", ENOSYS, "dirfd:fd path:path at_flags:flags/at name:str args:struct_in "
+      "usize:size",
+      reason=_XATTR)
+files("getxattrat", ENOSYS, "dirfd:fd path:path at_flags:flags/at name:str "
+      "args:struct_inout usize:size",
+      reason=_XATTR)
+files("listxattrat", ENOSYS, "dirfd:fd path:path at_flags:flags/at list:buf_out size:size",
+      reason=_XATTR)
+files("removexattrat", ENOSYS, "dirfd:fd path:path at_flags:flags/at name:str",
+      reason=_XATTR)
+
+# --- mounts: the mount table is built from the command line, not by the program ---------
+
+mounts("chroot", ENOSYS, "path:path",
+       reason=later(3, "the resolver already takes a root; chroot also needs the "
+                       "CAP_SYS_CHROOT check of issue 4's credentials"))
+mounts("statmount", ENOSYS, "req:struct_in buf:struct_out bufsize:size flags:flags",
+       reason=later(3, "mount information by id, together with /proc/self/mountinfo"))
+mounts("listmount", ENOSYS, "req:struct_in mnt_ids:struct_out nr_mnt_ids:size flags:flags",
+       reason=later(3, "mount listing by id, together with /proc/self/mountinfo"))
+_MOUNT = privileged("changing mounts needs CAP_SYS_ADMIN; the sandbox's mounts come from "
+                    "the command line and policy")
+mounts("mount", ENOSYS, "source:str target:path fstype:str flags:flags data:ptr",
+       reason=_MOUNT)
+mounts("umount2", ENOSYS, "target:path flags:flags",
+       reason=_MOUNT)
+mounts("pivot_root", ENOSYS, "new_root:path put_old:path",
+       reason=_MOUNT)
+mounts("open_tree", ENOSYS, "dirfd:fd path:path flags:flags",
+       reason=_MOUNT)
+mounts("open_tree_attr", ENOSYS, "dirfd:fd path:path flags:flags attr:struct_in usize:size",
+       reason=_MOUNT)
+mounts("move_mount", ENOSYS, "from_dirfd:fd from_path:path to_dirfd:fd to_path:path "
+       "flags:flags",
+       reason=_MOUNT)
+mounts("fsopen", ENOSYS, "fsname:str flags:flags",
+       reason=_MOUNT)
+mounts("fsconfig", ENOSYS, "fd:fd cmd:cmd key:str value:ptr aux:int",
+       reason=_MOUNT)
+mounts("fsmount", ENOSYS, "fs_fd:fd flags:flags attr_flags:flags",
+       reason=_MOUNT)
+mounts("fspick", ENOSYS, "dirfd:fd path:path flags:flags",
+       reason=_MOUNT)
+mounts("mount_setattr", ENOSYS, "dirfd:fd path:path flags:flags attr:struct_in usize:size",
+       reason=_MOUNT)
+mounts("quotactl", ENOSYS, "cmd:uint special:path id:int addr:ptr",
+       reason=privileged("disk quotas belong to the host's block devices"))
+mounts("quotactl_fd", ENOSYS, "fd:fd cmd:uint id:int addr:ptr",
+       reason=privileged("disk quotas belong to the host's filesystems"))
+mounts("swapon", ENOSYS, "path:path flags:flags",
+       reason=privileged("swap devices are the host's"))
+mounts("swapoff", ENOSYS, "path:path",
+       reason=privileged("swap devices are the host's"))
+
+# --- processes: creation, exec, wait, signals to others (issue 4) ------------------------
+
+procs("clone", ENOSYS, "flags:flags/clone stack:ptr parent_tid:ptr child_tid:ptr tls:ulong",
+      reason=later(4, "process and thread creation (clone flags decide what the model "
+                      "shares)"))
+procs("clone3", ENOSYS, "args:struct_in size:size",
+      reason=later(4, "process and thread creation; glibc falls back to clone on ENOSYS"))
+procs("fork", ENOSYS, "",
+      reason=later(4, "process creation"))
+procs("vfork", ENOSYS, "",
+      reason=later(4, "process creation"))
+procs("execve", ENOSYS, "path:path argv:ptr envp:ptr",
+      reason=later(4, "exec through the VFS and our own ELF loader"))
+procs("execveat", ENOSYS, "dirfd:fd path:path argv:ptr envp:ptr flags:flags/at",
+      reason=later(4, "exec through the VFS and our own ELF loader"))
+procs("wait4", ENOSYS, "pid:pid wstatus:struct_out options:flags/wait rusage:struct_out",
+      reason=later(4, "waiting for children of the process model"))
+procs("waitid", ENOSYS, "idtype:int id:pid infop:struct_out options:flags/wait "
+      "rusage:struct_out",
+      reason=later(4, "waiting for children of the process model"))
+procs("kill", ENOSYS, "pid:pid sig:signo/signals",
+      reason=later(4, "signals to other processes, checked against the sandbox"))
+procs("tkill", ENOSYS, "tid:pid sig:signo/signals",
+      reason=later(4, "signals to other threads, checked against the sandbox"))
+procs("tgkill", ENOSYS, "tgid:pid tid:pid sig:signo/signals",
+      reason=later(4, "signals to other threads, checked against the sandbox"))
+procs("rt_sigqueueinfo", ENOSYS, "tgid:pid sig:signo/signals info:struct_in",
+      reason=later(4, "queued signals to other processes, checked against the sandbox"))
+procs("rt_tgsigqueueinfo", ENOSYS, "tgid:pid tid:pid sig:signo/signals info:struct_in",
+      reason=later(4, "queued signals to other threads, checked against the sandbox"))
+procs("pidfd_open", ENOSYS, "pid:pid flags:flags",
+      reason=later(4, "pidfds on the process model"))
+procs("pidfd_send_signal", ENOSYS, "pidfd:fd sig:signo/signals info:struct_in flags:flags",
+      reason=later(4, "pidfds on the process model"))
+procs("pidfd_getfd", ENOSYS, "pidfd:fd targetfd:int flags:flags",
+      reason=later(4, "pidfds; the fd must come from the target's virtual fd table"))
+procs("process_vm_readv", ENOSYS, "pid:pid local_iov:struct_in liovcnt:ulong "
+      "remote_iov:struct_in riovcnt:ulong flags:ulong",
+      reason=later(4, "reaching into another process's memory needs the model's "
+                      "permission checks"))
+procs("process_vm_writev", ENOSYS, "pid:pid local_iov:struct_in liovcnt:ulong "
+      "remote_iov:struct_in riovcnt:ulong flags:ulong",
+      reason=later(4, "reaching into another process's memory needs the model's "
+                      "permission checks"))
+procs("process_madvise", ENOSYS, "pidfd:fd iov:struct_in vlen:size advice:int/madvise "
+      "flags:flags",
+      reason=later(4, "advice on another process's memory, through a pidfd"))
+procs("process_mrelease", ENOSYS, "pidfd:fd flags:flags",
+      reason=later(4, "reaping a dying process's memory, through a pidfd"))
+procs("kcmp", ENOSYS, "pid1:pid pid2:pid type:int idx1:ulong idx2:ulong",
+      reason=later(4, "comparing files and fds must use the model's virtual tables, not the "
+                      "host's"))
+procs("prctl", ENOSYS, "option:cmd/prctl arg2:ulong arg3:ulong arg4:ulong arg5:ulong",
+      reason=later(4, "process attributes (PR_SET_NAME, PR_SET_PDEATHSIG, "
+                      "PR_CAPBSET_READ…)"))
+procs("personality", ENOSYS, "persona:uint",
+      reason=later(4, "execution domains (ADDR_NO_RANDOMIZE, READ_IMPLIES_EXEC) matter to "
+                      "exec, which is ours"))
+procs("times", ENOSYS, "buf:struct_out",
+      reason=later(4, "process CPU times, including reaped children's"))
+procs("getrusage", ENOSYS, "who:int usage:struct_out",
+      reason=later(4, "resource usage, including reaped children's"))
+procs("getitimer", ENOSYS, "which:int/itimer curr_value:struct_out",
+      reason=later(4, "interval timers and their signals"))
+procs("setitimer", ENOSYS, "which:int/itimer new_value:struct_in old_value:struct_out",
+      reason=later(4, "interval timers and their signals"))
+procs("alarm", ENOSYS, "seconds:uint",
+      reason=later(4, "interval timers and their signals"))
+procs("timer_create", ENOSYS, "clockid:int/clock sevp:struct_in timerid:struct_out",
+      reason=later(4, "POSIX timers, whose SIGEV_THREAD_ID may target other threads"))
+procs("timer_settime", ENOSYS, "timerid:int flags:flags/timer new_value:struct_in "
+      "old_value:struct_out",
+      reason=later(4, "POSIX timers"))
+procs("timer_gettime", ENOSYS, "timerid:int curr_value:struct_out",
+      reason=later(4, "POSIX timers"))
+procs("timer_getoverrun", ENOSYS, "timerid:int",
+      reason=later(4, "POSIX timers"))
+procs("timer_delete", ENOSYS, "timerid:int",
+      reason=later(4, "POSIX timers"))
+procs("unshare", ENOSYS, "flags:flags/clone",
+      reason=later(4, "unsharing fd tables and fs context; namespaces are not modelled"))
+procs("setns", ENOSYS, "fd:fd nstype:flags/clone",
+      reason="namespaces are not modelled: the sandbox is one set of namespaces")
+procs("seccomp", ENOSYS, "operation:uint flags:flags args:ptr",
+      reason=later(4, "a program's own filter must be stacked on compatd's and its "
+                      "RET_TRACE answered by us"))
+procs("ptrace", ENOSYS, "request:long pid:pid addr:ptr data:ulong",
+      reason="the supervisor is the tracer; nested tracing (gdb, strace inside) is not "
+             "planned")
+procs("set_thread_area", ENOSYS, "u_info:struct_inout",
+      reason="32-bit TLS descriptors; x86-64 programs set their TLS with arch_prctl")
+procs("get_thread_area", ENOSYS, "u_info:struct_inout",
+      reason="32-bit TLS descriptors; x86-64 programs set their TLS with arch_prctl")
+procs("modify_ldt", ENOSYS, "func:int ptr:ptr bytecount:ulong",
+      reason="LDT entries are for 16- and 32-bit code (Wine, dosemu); not planned")
+
+# --- credentials (issue 4) ----------------------------------------------------------------
+
+_CREDS = later(4, "changing credentials in the model (the setuid family)")
+creds("setuid", ENOSYS, "uid:uid", reason=_CREDS)
+creds("setgid", ENOSYS, "gid:gid", reason=_CREDS)
+creds("setreuid", ENOSYS, "ruid:uid euid:uid", reason=_CREDS)
+creds("setregid", ENOSYS, "rgid:gid egid:gid", reason=_CREDS)
+creds("setresuid", ENOSYS, "ruid:uid euid:uid suid:uid", reason=_CREDS)
+creds("setresgid", ENOSYS, "rgid:gid egid:gid sgid:gid", reason=_CREDS)
+creds("setfsuid", ENOSYS, "fsuid:uid", reason=_CREDS)
+creds("setfsgid", ENOSYS, "fsgid:gid", reason=_CREDS)
+creds("setgroups", ENOSYS, "size:int list:struct_in", reason=_CREDS)
+creds("capget", ENOSYS, "hdrp:struct_inout datap:struct_out",
+      reason=later(4, "capabilities in the credentials model"))
+creds("capset", ENOSYS, "hdrp:struct_in datap:struct_in",
+      reason=later(4, "capabilities in the credentials model"))
+_PGRP = later(4, "process groups and sessions in the process model (job control)")
+creds("setpgid", ENOSYS, "pid:pid pgid:pid", reason=_PGRP)
+creds("getpgid", ENOSYS, "pid:pid", reason=_PGRP)
+creds("getpgrp", ENOSYS, "", reason=_PGRP)
+creds("setsid", ENOSYS, "", reason=_PGRP)
+creds("getsid", ENOSYS, "pid:pid", reason=_PGRP)
+
+# --- scheduling (issue 4) -----------------------------------------------------------------
+
+_SCHED = later(4, "scheduling parameters, with pids checked against the sandbox")
+sched("getpriority", ENOSYS, "which:int who:int", reason=_SCHED)
+sched("setpriority", ENOSYS, "which:int who:int prio:int", reason=_SCHED)
+sched("sched_setparam", ENOSYS, "pid:pid param:struct_in", reason=_SCHED)
+sched("sched_getparam", ENOSYS, "pid:pid param:struct_out", reason=_SCHED)
+sched("sched_setscheduler", ENOSYS, "pid:pid policy:int param:struct_in", reason=_SCHED)
+sched("sched_getscheduler", ENOSYS, "pid:pid", reason=_SCHED)
+sched("sched_get_priority_max", ENOSYS, "policy:int", reason=_SCHED)
+sched("sched_get_priority_min", ENOSYS, "policy:int", reason=_SCHED)
+sched("sched_rr_get_interval", ENOSYS, "pid:pid tp:struct_out", reason=_SCHED)
+sched("sched_setaffinity", ENOSYS, "pid:pid cpusetsize:uint mask:struct_in", reason=_SCHED)
+sched("sched_getaffinity", ENOSYS, "pid:pid cpusetsize:uint mask:struct_out", reason=_SCHED)
+sched("sched_setattr", ENOSYS, "pid:pid attr:struct_in flags:flags", reason=_SCHED)
+sched("sched_getattr", ENOSYS, "pid:pid attr:struct_out size:uint flags:flags",
+      reason=_SCHED)
+sched("ioprio_set", ENOSYS, "which:int who:int ioprio:int",
+      reason=later(4, "I/O priorities, alongside the sched_* calls"))
+sched("ioprio_get", ENOSYS, "which:int who:int",
+      reason=later(4, "I/O priorities, alongside the sched_* calls"))
+
+# --- sockets (issue 5) --------------------------------------------------------------------
+
+_SOCK = later(5, "sockets (sockfs, host sockets behind virtual fds)")
+net("socket", ENOSYS, "domain:int/socket_family type:flags/socket_type protocol:int",
+    reason=_SOCK)
+net("socketpair", ENOSYS, "domain:int/socket_family type:flags/socket_type protocol:int "
+    "sv:struct_out",
+    reason=_SOCK)
+net("bind", ENOSYS, "sockfd:fd addr:struct_in addrlen:int", reason=_SOCK)
+net("listen", ENOSYS, "sockfd:fd backlog:int", reason=_SOCK)
+net("accept", ENOSYS, "sockfd:fd addr:struct_out addrlen:struct_inout", reason=_SOCK)
+net("accept4", ENOSYS, "sockfd:fd addr:struct_out addrlen:struct_inout "
+    "flags:flags/socket_type",
+    reason=_SOCK)
+net("connect", ENOSYS, "sockfd:fd addr:struct_in addrlen:int", reason=_SOCK)
+net("shutdown", ENOSYS, "sockfd:fd how:int", reason=_SOCK)
+net("getsockname", ENOSYS, "sockfd:fd addr:struct_out addrlen:struct_inout", reason=_SOCK)
+net("getpeername", ENOSYS, "sockfd:fd addr:struct_out addrlen:struct_inout", reason=_SOCK)
+net("setsockopt", ENOSYS, "sockfd:fd level:int optname:int optval:buf_in optlen:int",
+    reason=_SOCK)
+net("getsockopt", ENOSYS, "sockfd:fd level:int optname:int optval:buf_out "
+    "optlen:struct_inout",
+    reason=_SOCK)
+net("sendto", ENOSYS, "sockfd:fd buf:buf_in len:size flags:flags/msg dest_addr:struct_in "
+    "addrlen:int",
+    reason=_SOCK)
+net("recvfrom", ENOSYS, "sockfd:fd buf:buf_out len:size flags:flags/msg "
+    "src_addr:struct_out addrlen:struct_inout",
+    reason=_SOCK)
+net("sendmsg", ENOSYS, "sockfd:fd msg:struct_in flags:flags/msg", reason=_SOCK)
+net("recvmsg", ENOSYS, "sockfd:fd msg:struct_inout flags:flags/msg", reason=_SOCK)
+net("sendmmsg", ENOSYS, "sockfd:fd msgvec:struct_inout vlen:uint flags:flags/msg",
+    reason=_SOCK)
+net("recvmmsg", ENOSYS, "sockfd:fd msgvec:struct_inout vlen:uint flags:flags/msg "
+    "timeout:struct_in",
+    reason=_SOCK)
+
+# --- polling (issue 5) --------------------------------------------------------------------
+
+_POLL = later(5, "readiness waiting on virtual fds (poll, select, epoll)")
+polling("poll", ENOSYS, "fds:struct_inout nfds:uint timeout:int", reason=_POLL)
+polling("ppoll", ENOSYS, "fds:struct_inout nfds:uint tmo_p:struct_in sigmask:struct_in "
+        "sigsetsize:size",
+        reason=_POLL)
+polling("select", ENOSYS, "nfds:int readfds:struct_inout writefds:struct_inout "
+        "exceptfds:struct_inout timeout:struct_inout",
+        reason=_POLL)
+polling("pselect6", ENOSYS, "nfds:int readfds:struct_inout writefds:struct_inout "
+        "exceptfds:struct_inout timeout:struct_inout sigmask:struct_in",
+        reason=_POLL)
+polling("epoll_create", ENOSYS, "size:int", reason=_POLL)
+polling("epoll_create1", ENOSYS, "flags:flags/epoll", reason=_POLL)
+polling("epoll_ctl", ENOSYS, "epfd:fd op:int/epoll_ctl fd:fd event:struct_in", reason=_POLL)
+polling("epoll_wait", ENOSYS, "epfd:fd events:struct_out maxevents:int timeout:int",
+        reason=_POLL)
+polling("epoll_pwait", ENOSYS, "epfd:fd events:struct_out maxevents:int timeout:int "
+        "sigmask:struct_in sigsetsize:size",
+        reason=_POLL)
+polling("epoll_pwait2", ENOSYS, "epfd:fd events:struct_out maxevents:int timeout:struct_in "
+        "sigmask:struct_in sigsetsize:size",
+        reason=_POLL)
+
+# --- event fds (issue 5) ------------------------------------------------------------------
+
+eventfds("eventfd", ENOSYS, "initval:uint",
+         reason=later(5, "eventfd objects"))
+eventfds("eventfd2", ENOSYS, "initval:uint flags:flags/eventfd",
+         reason=later(5, "eventfd objects"))
+eventfds("timerfd_create", ENOSYS, "clockid:int/clock flags:flags/open",
+         reason=later(5, "timerfd objects on the supervisor's timers"))
+eventfds("timerfd_settime", ENOSYS, "fd:fd flags:flags/timer new_value:struct_in "
+         "old_value:struct_out",
+         reason=later(5, "timerfd objects on the supervisor's timers"))
+eventfds("timerfd_gettime", ENOSYS, "fd:fd curr_value:struct_out",
+         reason=later(5, "timerfd objects on the supervisor's timers"))
+eventfds("signalfd", ENOSYS, "fd:fd mask:struct_in sizemask:size",
+         reason=later(5, "signalfd objects"))
+eventfds("signalfd4", ENOSYS, "fd:fd mask:struct_in sizemask:size flags:flags/open",
+         reason=later(5, "signalfd objects"))
+
+# --- SysV and POSIX IPC (issue 5) ---------------------------------------------------------
+
+_SYSV = later(5, "System V IPC (shared memory, semaphores, message queues) in the model")
+ipc("shmget", ENOSYS, "key:int size:size shmflg:int", reason=_SYSV)
+ipc("shmat", ENOSYS, "shmid:int shmaddr:ptr shmflg:int", reason=_SYSV)
+ipc("shmdt", ENOSYS, "shmaddr:ptr", reason=_SYSV)
+ipc("shmctl", ENOSYS, "shmid:int cmd:int buf:struct_inout", reason=_SYSV)
+ipc("semget", ENOSYS, "key:int nsems:int semflg:int", reason=_SYSV)
+ipc("semop", ENOSYS, "semid:int sops:struct_in nsops:uint", reason=_SYSV)
+ipc("semtimedop", ENOSYS, "semid:int sops:struct_in nsops:uint timeout:struct_in",
+    reason=_SYSV)
+ipc("semctl", ENOSYS, "semid:int semnum:int cmd:int arg:ulong", reason=_SYSV)
+ipc("msgget", ENOSYS, "key:int msgflg:int", reason=_SYSV)
+ipc("msgsnd", ENOSYS, "msqid:int msgp:buf_in msgsz:size msgflg:int", reason=_SYSV)
+ipc("msgrcv", ENOSYS, "msqid:int msgp:buf_out msgsz:size msgtyp:long msgflg:int",
+    reason=_SYSV)
+ipc("msgctl", ENOSYS, "msqid:int cmd:int buf:struct_inout", reason=_SYSV)
+_MQ = later(5, "POSIX message queues")
+ipc("mq_open", ENOSYS, "name:str oflag:flags/open mode:mode attr:struct_in", reason=_MQ)
+ipc("mq_unlink", ENOSYS, "name:str", reason=_MQ)
+ipc("mq_timedsend", ENOSYS, "mqdes:fd msg:buf_in msg_len:size msg_prio:uint "
+    "abs_timeout:struct_in",
+    reason=_MQ)
+ipc("mq_timedreceive", ENOSYS, "mqdes:fd msg:buf_out msg_len:size msg_prio:struct_out "
+    "abs_timeout:struct_in",
+    reason=_MQ)
+ipc("mq_notify", ENOSYS, "mqdes:fd sevp:struct_in", reason=_MQ)
+ipc("mq_getsetattr", ENOSYS, "mqdes:fd newattr:struct_in oldattr:struct_out", reason=_MQ)
+
+# --- asynchronous I/O ---------------------------------------------------------------------
+
+_AIO = ("Linux AIO: no emulated async I/O contexts; glibc's POSIX AIO uses threads with "
+        "read/write instead")
+aio("io_setup", ENOSYS, "nr_events:uint ctx:struct_out", reason=_AIO)
+aio("io_destroy", ENOSYS, "ctx:ulong", reason=_AIO)
+aio("io_submit", ENOSYS, "ctx:ulong nr:long iocbpp:struct_in", reason=_AIO)
+aio("io_cancel", ENOSYS, "ctx:ulong iocb:struct_in result:struct_out", reason=_AIO)
+aio("io_getevents", ENOSYS, "ctx:ulong min_nr:long nr:long events:struct_out "
+    "timeout:struct_in",
+    reason=_AIO)
+aio("io_pgetevents", ENOSYS, "ctx:ulong min_nr:long nr:long events:struct_out "
+    "timeout:struct_in usig:struct_in",
+    reason=_AIO)
+_URING = ("io_uring: no emulated async I/O ring yet; programs fall back to read/write when "
+          "it fails")
+aio("io_uring_setup", ENOSYS, "entries:uint params:struct_inout", reason=_URING)
+aio("io_uring_enter", ENOSYS, "fd:fd to_submit:uint min_complete:uint flags:flags arg:ptr "
+    "argsz:size",
+    reason=_URING)
+aio("io_uring_register", ENOSYS, "fd:fd opcode:uint arg:ptr nr_args:uint", reason=_URING)
+
+# --- NUMA memory policy -------------------------------------------------------------------
+
+_NUMA = ("NUMA memory policy: the sandbox presents a single node; libnuma treats ENOSYS as "
+         "no NUMA support")
+numa("mbind", ENOSYS, "addr:ptr len:size mode:ulong nodemask:struct_in maxnode:ulong "
+     "flags:flags",
+     reason=_NUMA)
+numa("set_mempolicy", ENOSYS, "mode:int nodemask:struct_in maxnode:ulong", reason=_NUMA)
+numa("get_mempolicy", ENOSYS, "mode:struct_out nodemask:struct_out maxnode:ulong addr:ptr "
+     "flags:ulong",
+     reason=_NUMA)
+numa("set_mempolicy_home_node", ENOSYS, "addr:ptr len:size home_node:ulong flags:ulong",
+     reason=_NUMA)
+numa("migrate_pages", ENOSYS, "pid:pid maxnode:ulong old_nodes:struct_in "
+     "new_nodes:struct_in",
+     reason=_NUMA)
+numa("move_pages", ENOSYS, "pid:pid count:ulong pages:struct_in nodes:struct_in "
+     "status:struct_out flags:int",
+     reason=_NUMA)
+
+# --- security interfaces ------------------------------------------------------------------
+
+security("landlock_create_ruleset", ENOSYS, "attr:struct_in size:size flags:flags",
+         reason="Landlock rules would have to be enforced by compatd's VFS; programs treat "
+                "ENOSYS as no Landlock and carry on")
+security("landlock_add_rule", ENOSYS, "ruleset_fd:fd rule_type:int rule_attr:struct_in "
+         "flags:flags",
+         reason="no Landlock ruleset can exist (landlock_create_ruleset is ENOSYS)")
+security("landlock_restrict_self", ENOSYS, "ruleset_fd:fd flags:flags",
+         reason="no Landlock ruleset can exist (landlock_create_ruleset is ENOSYS)")
+_LSM = "no Linux security module is modelled; callers treat ENOSYS as a kernel without LSM calls"
+security("lsm_get_self_attr", ENOSYS, "attr:uint ctx:struct_out size:struct_inout "
+         "flags:flags",
+         reason=_LSM)
+security("lsm_set_self_attr", ENOSYS, "attr:uint ctx:struct_in size:uint flags:flags",
+         reason=_LSM)
+security("lsm_list_modules", ENOSYS, "ids:struct_out size:struct_inout flags:flags",
+         reason=_LSM)
+_KEYS = ("kernel keyrings are not modelled, and the host's keyrings must not leak into the "
+         "sandbox")
+security("add_key", ENOSYS, "type:str description:str payload:buf_in plen:size "
+         "keyring:int",
+         reason=_KEYS)
+security("request_key", ENOSYS, "type:str description:str callout_info:str "
+         "dest_keyring:int",
+         reason=_KEYS)
+security("keyctl", ENOSYS, "operation:int arg2:ulong arg3:ulong arg4:ulong arg5:ulong",
+         reason=_KEYS)
+security("memfd_secret", ENOSYS, "flags:flags",
+         reason="secret memory is off by default on distribution kernels, so callers already "
+                "handle ENOSYS")
+security("userfaultfd", ENOSYS, "flags:flags/open",
+         reason=privileged("user-space page-fault handling (vm.unprivileged_userfaultfd is 0 "
+                           "on most hosts)"))
+security("listns", ENOSYS, "req:struct_in ns_ids:struct_out nr_ns_ids:size flags:flags",
+         reason="namespaces are not modelled: the sandbox is one set of namespaces")
+
+# --- system administration: permanently unavailable ---------------------------------------
+
+admin("reboot", ENOSYS, "magic:int magic2:int cmd:uint arg:ptr",
+      reason=privileged("rebooting the host"))
+admin("kexec_load", ENOSYS, "entry:ulong nr_segments:ulong segments:struct_in flags:ulong",
+      reason=privileged("loading a new host kernel"))
+admin("kexec_file_load", ENOSYS, "kernel_fd:fd initrd_fd:fd cmdline_len:ulong cmdline:str "
+      "flags:ulong",
+      reason=privileged("loading a new host kernel"))
+admin("init_module", ENOSYS, "image:buf_in len:ulong params:str",
+      reason=privileged("loading host kernel modules"))
+admin("finit_module", ENOSYS, "fd:fd params:str flags:int",
+      reason=privileged("loading host kernel modules"))
+admin("delete_module", ENOSYS, "name:str flags:flags",
+      reason=privileged("unloading host kernel modules"))
+admin("bpf", ENOSYS, "cmd:int attr:struct_inout size:uint",
+      reason=privileged("eBPF programs run in the host kernel"))
+admin("perf_event_open", ENOSYS, "attr:struct_in pid:pid cpu:int group_fd:fd flags:ulong",
+      reason=privileged("performance counters observe the host (perf_event_paranoid)"))
+admin("acct", ENOSYS, "path:path",
+      reason=privileged("process accounting is host-wide"))
+admin("settimeofday", ENOSYS, "tv:struct_in tz:struct_in",
+      reason=privileged("setting the host clock (CAP_SYS_TIME)"))
+admin("clock_settime", ENOSYS, "clockid:int/clock tp:struct_in",
+      reason=privileged("setting the host clock (CAP_SYS_TIME)"))
+admin("adjtimex", ENOSYS, "buf:struct_inout",
+      reason=privileged("tuning the host clock (CAP_SYS_TIME); the read-only query is not "
+                        "modelled yet"))
+admin("clock_adjtime", ENOSYS, "clockid:int/clock buf:struct_inout",
+      reason=privileged("tuning the host clock (CAP_SYS_TIME); the read-only query is not "
+                        "modelled yet"))
+admin("sethostname", ENOSYS, "name:buf_in len:int",
+      reason=privileged("the model's UTS name is fixed until namespaces are modelled "
+                        "(CAP_SYS_ADMIN)"))
+admin("setdomainname", ENOSYS, "name:buf_in len:int",
+      reason=privileged("the model's UTS name is fixed until namespaces are modelled "
+                        "(CAP_SYS_ADMIN)"))
+admin("syslog", ENOSYS, "type:int buf:buf_out len:int",
+      reason=privileged("the kernel log is the host's (CAP_SYSLOG)"))
+admin("vhangup", ENOSYS, "",
+      reason=privileged("hanging up the controlling terminal (CAP_SYS_TTY_CONFIG)"))
+admin("iopl", ENOSYS, "level:uint",
+      reason=privileged("raw I/O port access (CAP_SYS_RAWIO)"))
+admin("ioperm", ENOSYS, "from:ulong num:ulong turn_on:int",
+      reason=privileged("raw I/O port access (CAP_SYS_RAWIO)"))
+
+# --- obsolete and never-implemented numbers ----------------------------------------------
+
+obsolete("_sysctl", ENOSYS, "args:struct_inout",
+         reason=removed("binary sysctl was removed in Linux 5.5; programs read /proc/sys"))
+obsolete("uselib", ENOSYS, "library:path",
+         reason=removed("the a.out shared-library loader is gone from modern kernels"))
+obsolete("lookup_dcookie", ENOSYS, "cookie:ulong buf:buf_out len:size",
+         reason=removed("oprofile's dcookie interface was removed in Linux 6.8"))
+obsolete("create_module", ENOSYS, "name:str size:size",
+         reason=removed("Linux 2.4 module loading, gone since 2.6"))
+obsolete("get_kernel_syms", ENOSYS, "table:struct_out",
+         reason=removed("Linux 2.4 module symbols, gone since 2.6"))
+obsolete("query_module", ENOSYS, "name:str which:int buf:buf_out bufsize:size ret:struct_out",
+         reason=removed("Linux 2.4 module queries, gone since 2.6"))
+obsolete("nfsservctl", ENOSYS, "cmd:int argp:struct_in resp:struct_out",
+         reason=removed("the NFS server control call was removed in Linux 3.1"))
+obsolete("getpmsg", ENOSYS, "",
+         reason=removed("STREAMS was never implemented in Linux"))
+obsolete("putpmsg", ENOSYS, "",
+         reason=removed("STREAMS was never implemented in Linux"))
+obsolete("afs_syscall", ENOSYS, "",
+         reason=removed("reserved for AFS and never implemented in Linux"))
+obsolete("tuxcall", ENOSYS, "",
+         reason=removed("reserved for the TUX web server and never implemented in Linux"))
+obsolete("security", ENOSYS, "",
+         reason=removed("reserved for security modules and never implemented in Linux"))
+obsolete("vserver", ENOSYS, "",
+         reason=removed("reserved for Linux-VServer and never implemented in Linux"))
+obsolete("epoll_ctl_old", ENOSYS, "",
+         reason=removed("an early epoll number never wired up on x86-64"))
+obsolete("epoll_wait_old", ENOSYS, "",
+         reason=removed("an early epoll number never wired up on x86-64"))
