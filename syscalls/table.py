@@ -14,11 +14,14 @@ the handler sees it (an ``int`` argument is the sign-extended low 32 bits, as th
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from syscalls.numbers import MAX_NR, NAMES, NUMBERS
+
+if TYPE_CHECKING:
+    from compatd.platform.seccomp import Rule
 
 
 class Level(enum.Enum):
@@ -241,3 +244,22 @@ def load_all() -> None:
 
 def missing_numbers() -> list[int]:
     return [nr for nr in NAMES if BY_NR[nr] is None]
+
+
+def filter_rules(entries: Iterable[Syscall] | None = None) -> list[Rule]:
+    """The seccomp rules the registry implies (``compatd.platform.seccomp.build_program``).
+
+    One unconditional rule per HOST entry; one rule per other entry with ``host_when``, whose
+    conditions must all hold for the host to run it. Everything else traps. ``entries``
+    defaults to the whole registry (call ``load_all()`` first).
+    """
+    from compatd.platform.seccomp import Rule  # the platform owns the filter format
+
+    rules: list[Rule] = []
+    for entry in sorted(REGISTRY.values() if entries is None else entries, key=lambda e: e.nr):
+        if entry.level is Level.HOST:
+            rules.append(Rule(entry.nr))
+        elif entry.host_when:
+            conds = tuple((c.arg, c.mask & 0xFFFFFFFF, c.value) for c in entry.host_when)
+            rules.append(Rule(entry.nr, conds))
+    return rules
