@@ -218,3 +218,74 @@ def drop_base(base: Path) -> None:
         print(f"\n[kept test directories in {base}]")
         return
     shutil.rmtree(base, ignore_errors=True)
+
+
+@dataclass
+class Step:
+    argv: list[str]
+    native: Result
+    compat: Result
+
+
+class Sequence_:
+    """The results of a sequence of commands run in one cwd, natively and under compatd."""
+
+    def __init__(self, steps: list[Step], workdir: Path) -> None:
+        self.steps = steps
+        self.workdir = workdir
+
+    def assert_same(self, compare_stderr: bool = True) -> None:
+        problems: list[str] = []
+        for i, step in enumerate(self.steps):
+            pair = Pair(step.native, step.compat, self.workdir)
+            found = pair.differences(compare_tree=True, compare_stderr=compare_stderr)
+            if found:
+                problems.append(
+                    f"step {i + 1}: {' '.join(step.argv)}\n" + "\n".join(found)
+                )
+        if problems:
+            raise AssertionError(
+                f"native and compatd disagree\n  cwd: {self.workdir}\n" + "\n\n".join(problems)
+            )
+
+
+def compare_sequence(
+    runner: Runner,
+    name: str,
+    steps: Sequence[Sequence[str]],
+    setup: Callable[[Path], None] | None = None,
+    fresh_host_path: Path | None = None,
+) -> Sequence_:
+    """Run separate commands one after another in one cwd, natively and then under compatd,
+    snapshotting the cwd after each. Every compatd run has its own private /tmp, so when
+    fresh_host_path (a path under /tmp) is given it is removed before each native step, and
+    checked to be absent from the host after each compatd step."""
+    area = runner.new_area(name)
+    work = area / "cwd"
+    per_run: list[list[Result]] = []
+    leaks: list[str] = []
+    for label, prefix in (("native", []), ("compatd", COMPATD_RUN)):
+        work.mkdir()
+        if setup is not None:
+            setup(work)
+        results: list[Result] = []
+        for argv in steps:
+            if fresh_host_path is not None and label == "native":
+                remove_host_path(fresh_host_path)
+            res = run_in(prefix + list(argv), work)
+            res.tree = snapshot(work)
+            results.append(res)
+            if fresh_host_path is not None and label == "compatd":
+                if fresh_host_path.exists():
+                    leaks.append(" ".join(argv))
+                    remove_host_path(fresh_host_path)
+        if fresh_host_path is not None:
+            remove_host_path(fresh_host_path)
+        work.rename(area / f"cwd.{label}")
+        per_run.append(results)
+    if leaks:
+        raise AssertionError(f"{fresh_host_path} appeared on the host after: {leaks}")
+    return Sequence_(
+        [Step(list(a), n, c) for a, n, c in zip(steps, per_run[0], per_run[1], strict=True)],
+        work,
+    )
