@@ -1,0 +1,103 @@
+"""Pieces shared by the filesystems: open-file bases, the directory file, host error mapping."""
+
+from __future__ import annotations
+
+import errno
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from compatd.errors import KernelError
+from vfs.base import DirEntry, Inode, OpenFile, Stat, dtype_of
+from vfs.flags import readable, writable
+
+
+def now_ns() -> int:
+    return time.time_ns()
+
+
+@contextmanager
+def host_errors(why: str) -> Iterator[None]:
+    """Turn a host ``OSError`` into the same errno for the tracee (the host is Linux too)."""
+    try:
+        yield
+    except OSError as e:
+        raise KernelError(e.errno or errno.EIO, f"{why}: {e.strerror}") from None
+
+
+def stat_from_host(s: os.stat_result, dev: int, ino: int) -> Stat:
+    """A ``Stat`` from a host ``stat_result``, with the identity the VFS chooses."""
+    return Stat(
+        dev=dev, ino=ino, mode=s.st_mode, nlink=s.st_nlink, uid=s.st_uid, gid=s.st_gid,
+        rdev=s.st_rdev, size=s.st_size, blksize=s.st_blksize, blocks=s.st_blocks,
+        atime_ns=s.st_atime_ns, mtime_ns=s.st_mtime_ns, ctime_ns=s.st_ctime_ns,
+    )
+
+
+class FileBase(OpenFile):
+    """An open file whose data methods check the access mode first.
+
+    Linux fails read(2) on a description opened without FMODE_READ (and write(2) without
+    FMODE_WRITE) with EBADF before looking at the file; subclasses implement ``read_at`` and
+    ``write_at`` and never see a call the access mode forbids.
+    """
+
+    def pread(self, size: int, offset: int) -> bytes:
+        if not readable(self.flags):
+            raise KernelError(errno.EBADF, "file not open for reading")
+        if offset < 0:
+            raise KernelError(errno.EINVAL, "negative offset")
+        return self.read_at(size, offset)
+
+    def pwrite(self, data: bytes, offset: int) -> int:
+        if not writable(self.flags):
+            raise KernelError(errno.EBADF, "file not open for writing")
+        if offset < 0:
+            raise KernelError(errno.EINVAL, "negative offset")
+        return self.write_at(data, offset)
+
+    def read_at(self, size: int, offset: int) -> bytes:
+        raise KernelError(errno.EINVAL, "read not supported")
+
+    def write_at(self, data: bytes, offset: int) -> int:
+        raise KernelError(errno.EINVAL, "write not supported")
+
+
+class DirFile(OpenFile):
+    """An open directory of any filesystem: the listing is the inode's ``readdir``.
+
+    The listing is taken when the offset is 0 (open, rewinddir) and kept while getdents64
+    pages through it by ``pos``, so entries do not shift under a reader, as with Linux's
+    cursor-based dcache_readdir.
+    """
+
+    def __init__(self, inode: Inode, flags: int) -> None:
+        super().__init__(inode, flags)
+        self._entries: list[DirEntry] | None = None
+
+    def readdir(self) -> list[DirEntry]:
+        if self._entries is None or self.pos == 0:
+            self._entries = self._listing()
+        return self._entries
+
+    def _listing(self) -> list[DirEntry]:
+        assert self.inode is not None
+        me = self.inode.ino
+        parent = me
+        d = self.dentry
+        # ".." of a mount root names the root itself, as Linux's parent_ino() does: d_parent
+        # never leaves the filesystem.
+        if d is not None and d.parent is not None and d.parent.mount is d.mount:
+            parent = d.parent.inode.ino
+        dt = dtype_of(0o040000)
+        return [DirEntry(b".", me, dt), DirEntry(b"..", parent, dt), *self.inode.readdir()]
+
+    def pread(self, size: int, offset: int) -> bytes:
+        raise KernelError(errno.EISDIR, "read of a directory")
+
+    def pwrite(self, data: bytes, offset: int) -> int:
+        raise KernelError(errno.EBADF, "directory not open for writing")
+
+    def readable_bytes(self) -> int:
+        return 0

@@ -1,0 +1,351 @@
+"""tmpfs: a filesystem in memory.
+
+File data sits in a ``bytearray`` behind ``TmpFile.read_data``/``write_data``/``resize``, so
+moving it into a memfd (to let the host mmap it) changes only those methods. An inode lives
+as long as a directory entry or an open description references it, which is how an unlinked
+file stays readable through its open descriptors.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat as st
+from collections.abc import Callable, Iterator
+
+from compatd.errors import KernelError
+from vfs.base import DirEntry, Filesystem, Inode, OpenFile, Stat, StatFs, dtype_of
+from vfs.common import DirFile, FileBase, now_ns
+from vfs.flags import RENAME_EXCHANGE, RENAME_NOREPLACE
+
+TMPFS_MAGIC = 0x01021994
+_RELATIME_NS = 24 * 3600 * 10**9
+
+
+class TmpFS(Filesystem):
+    name = "tmpfs"
+    magic = TMPFS_MAGIC
+
+    def __init__(self, readonly: bool = False, mode: int = 0o1777, uid: int = 0,
+                 gid: int = 0) -> None:
+        super().__init__(readonly)
+        self._next_ino = 1
+        self.inodes = 0
+        self.bytes_used = 0
+        self._root = TmpDir(self, st.S_IFDIR | (mode & 0o7777), uid, gid)
+
+    @property
+    def root(self) -> TmpDir:
+        return self._root
+
+    def new_ino(self) -> int:
+        self._next_ino += 1
+        return self._next_ino
+
+    def statfs(self) -> StatFs:
+        # Linux sizes a tmpfs at half of RAM by default and counts pages and inodes used.
+        try:
+            total = os.sysconf("SC_PHYS_PAGES") // 2
+        except (ValueError, OSError):
+            total = 1 << 20
+        used = (self.bytes_used + 4095) // 4096
+        free = max(0, total - used)
+        files = total
+        return StatFs(type=self.magic, bsize=4096, blocks=total, bfree=free, bavail=free,
+                      files=files, ffree=max(0, files - self.inodes), namelen=255,
+                      frsize=4096)
+
+
+class TmpInode(Inode):
+    """Attributes every tmpfs inode keeps."""
+
+    __slots__ = ("imode", "uid", "gid", "nlink", "rdev", "atime_ns", "mtime_ns", "ctime_ns",
+                 "btime_ns")
+
+    fs: TmpFS
+
+    def __init__(self, fs: TmpFS, mode: int, uid: int, gid: int, rdev: int = 0) -> None:
+        super().__init__(fs, fs.new_ino())
+        fs.inodes += 1
+        self.imode = mode
+        self.uid = uid
+        self.gid = gid
+        self.nlink = 1
+        self.rdev = rdev
+        t = now_ns()
+        self.atime_ns = self.mtime_ns = self.ctime_ns = self.btime_ns = t
+
+    @property
+    def mode(self) -> int:
+        return self.imode
+
+    def size(self) -> int:
+        return 0
+
+    def stat(self) -> Stat:
+        size = self.size()
+        return Stat(dev=self.fs.dev, ino=self.ino, mode=self.imode, nlink=self.nlink,
+                    uid=self.uid, gid=self.gid, rdev=self.rdev, size=size, blksize=4096,
+                    blocks=(size + 4095) // 4096 * 8, atime_ns=self.atime_ns,
+                    mtime_ns=self.mtime_ns, ctime_ns=self.ctime_ns, btime_ns=self.btime_ns)
+
+    def touch_change(self) -> None:
+        self.ctime_ns = now_ns()
+
+    def touch_modify(self) -> None:
+        self.mtime_ns = self.ctime_ns = now_ns()
+
+    def touch_access(self) -> None:
+        # relatime, Linux's default: update atime only if it is older than mtime/ctime or
+        # more than a day old.
+        t = now_ns()
+        if (self.atime_ns <= self.mtime_ns or self.atime_ns <= self.ctime_ns
+                or t - self.atime_ns >= _RELATIME_NS):
+            self.atime_ns = t
+
+    def dropped_link(self) -> None:
+        self.nlink -= 1
+        self.touch_change()
+        if self.nlink <= 0:
+            self.fs.inodes -= 1
+
+    # attributes -------------------------------------------------------------------------
+    def chmod(self, mode: int) -> None:
+        self.fs.check_writable()
+        self.imode = (self.imode & st.S_IFMT) | (mode & 0o7777)
+        self.touch_change()
+
+    def chown(self, uid: int, gid: int) -> None:
+        self.fs.check_writable()
+        if uid != -1:
+            self.uid = uid
+        if gid != -1:
+            self.gid = gid
+        self.touch_change()
+
+    def set_times(self, atime_ns: int | None, mtime_ns: int | None) -> None:
+        self.fs.check_writable()
+        if atime_ns is not None:
+            self.atime_ns = atime_ns
+        if mtime_ns is not None:
+            self.mtime_ns = mtime_ns
+        self.touch_change()
+
+
+class TmpFile(TmpInode):
+    __slots__ = ("data",)
+
+    def __init__(self, fs: TmpFS, mode: int, uid: int, gid: int) -> None:
+        super().__init__(fs, st.S_IFREG | (mode & 0o7777), uid, gid)
+        self.data = bytearray()
+
+    def size(self) -> int:
+        return len(self.data)
+
+    # the data store: the only three methods that know it is a bytearray ---------------------
+    def read_data(self, size: int, offset: int) -> bytes:
+        return bytes(self.data[offset:offset + size])
+
+    def write_data(self, data: bytes, offset: int) -> None:
+        end = offset + len(data)
+        if end > len(self.data):
+            self.resize(end)
+        self.data[offset:end] = data
+
+    def resize(self, size: int) -> None:
+        old = len(self.data)
+        if size < old:
+            del self.data[size:]
+        else:
+            self.data.extend(bytes(size - old))
+        self.fs.bytes_used += size - old
+
+    # ------------------------------------------------------------------------------------
+    def truncate(self, size: int) -> None:
+        self.fs.check_writable()
+        if size < 0:
+            raise KernelError(errno.EINVAL, "negative size")
+        self.resize(size)
+        self.touch_modify()
+
+    def open(self, flags: int) -> OpenFile:
+        return TmpOpenFile(self, flags)
+
+    def dropped_link(self) -> None:
+        super().dropped_link()
+        # The data stays reachable from open descriptions that hold the inode; it is freed
+        # with the inode object. Count it as freed for statfs once the last name is gone.
+        if self.nlink <= 0:
+            self.fs.bytes_used -= len(self.data)
+
+
+class TmpOpenFile(FileBase):
+    inode: TmpFile
+
+    def read_at(self, size: int, offset: int) -> bytes:
+        data = self.inode.read_data(size, offset)
+        self.inode.touch_access()
+        return data
+
+    def write_at(self, data: bytes, offset: int) -> int:
+        self.inode.write_data(data, offset)
+        self.inode.touch_modify()
+        return len(data)
+
+
+class TmpSymlink(TmpInode):
+    __slots__ = ("target",)
+
+    def __init__(self, fs: TmpFS, target: bytes, uid: int, gid: int) -> None:
+        super().__init__(fs, st.S_IFLNK | 0o777, uid, gid)
+        self.target = target
+
+    def size(self) -> int:
+        return len(self.target)
+
+    def readlink(self) -> bytes:
+        self.touch_access()
+        return self.target
+
+
+class TmpNode(TmpInode):
+    """A FIFO, socket or device node: an inode only (opening a FIFO is ENXIO for now)."""
+
+    __slots__ = ()
+
+
+class TmpDir(TmpInode):
+    __slots__ = ("entries",)
+
+    def __init__(self, fs: TmpFS, mode: int, uid: int, gid: int) -> None:
+        super().__init__(fs, st.S_IFDIR | (mode & 0o7777), uid, gid)
+        self.nlink = 2  # its own "." and its entry in the parent (or ".." for the root)
+        self.entries: dict[bytes, TmpInode] = {}
+
+    def size(self) -> int:
+        # What Linux's shmem reports: BOGO_DIRENT_SIZE (20) per entry.
+        return 20 * (len(self.entries) + 2)
+
+    def is_dir(self) -> bool:
+        return True
+
+    def open(self, flags: int) -> OpenFile:
+        return DirFile(self, flags)
+
+    def lookup(self, name: bytes) -> TmpInode:
+        try:
+            return self.entries[name]
+        except KeyError:
+            raise KernelError(errno.ENOENT, f"no {name!r} in tmpfs directory") from None
+
+    def readdir(self) -> Iterator[DirEntry]:
+        for name, inode in list(self.entries.items()):
+            yield DirEntry(name, inode.ino, dtype_of(inode.imode))
+
+    # making names -----------------------------------------------------------------------
+    def _add(self, name: bytes, make: Callable[[], TmpInode]) -> TmpInode:
+        self.fs.check_writable()
+        if name in self.entries:
+            raise KernelError(errno.EEXIST, f"{name!r} exists")
+        inode = make()
+        self.entries[name] = inode
+        if isinstance(inode, TmpDir):
+            self.nlink += 1
+        self.touch_modify()
+        return inode
+
+    def create(self, name: bytes, mode: int, uid: int, gid: int) -> Inode:
+        return self._add(name, lambda: TmpFile(self.fs, mode, uid, gid))
+
+    def mkdir(self, name: bytes, mode: int, uid: int, gid: int) -> Inode:
+        return self._add(name, lambda: TmpDir(self.fs, mode, uid, gid))
+
+    def mknod(self, name: bytes, mode: int, rdev: int, uid: int, gid: int) -> Inode:
+        kind = st.S_IFMT(mode)
+        if kind in (st.S_IFREG, 0):
+            return self.create(name, mode, uid, gid)
+        if kind in (st.S_IFIFO, st.S_IFSOCK, st.S_IFCHR, st.S_IFBLK):
+            return self._add(name, lambda: TmpNode(self.fs, mode, uid, gid, rdev))
+        raise KernelError(errno.EINVAL, f"mknod of file type {kind:#o}")
+
+    def symlink(self, name: bytes, target: bytes, uid: int, gid: int) -> Inode:
+        return self._add(name, lambda: TmpSymlink(self.fs, target, uid, gid))
+
+    def link(self, name: bytes, target: Inode) -> None:
+        if not isinstance(target, TmpInode) or target.fs is not self.fs:
+            raise KernelError(errno.EXDEV, "hard link across filesystems")
+        if isinstance(target, TmpDir):
+            raise KernelError(errno.EPERM, "hard link to a directory")
+        self._add(name, lambda: target)
+        target.nlink += 1
+        target.touch_change()
+
+    # removing names ---------------------------------------------------------------------
+    def _drop(self, name: bytes) -> TmpInode:
+        inode = self.entries.pop(name)
+        if isinstance(inode, TmpDir):
+            self.nlink -= 1
+            inode.nlink = 0
+            inode.touch_change()
+            self.fs.inodes -= 1
+        else:
+            inode.dropped_link()
+        self.touch_modify()
+        return inode
+
+    def unlink(self, name: bytes) -> None:
+        self.fs.check_writable()
+        inode = self.lookup(name)
+        if isinstance(inode, TmpDir):
+            raise KernelError(errno.EISDIR, f"unlink of directory {name!r}")
+        self._drop(name)
+
+    def rmdir(self, name: bytes) -> None:
+        self.fs.check_writable()
+        inode = self.lookup(name)
+        if not isinstance(inode, TmpDir):
+            raise KernelError(errno.ENOTDIR, f"rmdir of non-directory {name!r}")
+        if inode.entries:
+            raise KernelError(errno.ENOTEMPTY, f"directory {name!r} not empty")
+        self._drop(name)
+
+    def rename(self, old_name: bytes, new_dir: Inode, new_name: bytes, flags: int) -> None:
+        """Move a name. The VFS layer has checked types, loops and permissions already."""
+        self.fs.check_writable()
+        if not isinstance(new_dir, TmpDir) or new_dir.fs is not self.fs:
+            raise KernelError(errno.EXDEV, "rename across filesystems")
+        src = self.lookup(old_name)
+        dst = new_dir.entries.get(new_name)
+        if flags & RENAME_EXCHANGE:
+            if dst is None:
+                raise KernelError(errno.ENOENT, f"{new_name!r} does not exist")
+            self.entries[old_name], new_dir.entries[new_name] = dst, src
+            moved_dirs = isinstance(src, TmpDir) - isinstance(dst, TmpDir)
+            self.nlink -= moved_dirs
+            new_dir.nlink += moved_dirs
+            for i in (src, dst, self, new_dir):
+                i.touch_change()
+            self.touch_modify()
+            new_dir.touch_modify()
+            return
+        if dst is src:
+            return  # two links to one inode: rename does nothing (POSIX)
+        if dst is not None:
+            if flags & RENAME_NOREPLACE:
+                raise KernelError(errno.EEXIST, f"{new_name!r} exists")
+            if isinstance(dst, TmpDir):
+                if not isinstance(src, TmpDir):
+                    raise KernelError(errno.EISDIR, f"{new_name!r} is a directory")
+                if dst.entries:
+                    raise KernelError(errno.ENOTEMPTY, f"{new_name!r} not empty")
+            elif isinstance(src, TmpDir):
+                raise KernelError(errno.ENOTDIR, f"{new_name!r} is not a directory")
+            new_dir._drop(new_name)
+        del self.entries[old_name]
+        new_dir.entries[new_name] = src
+        if isinstance(src, TmpDir):
+            self.nlink -= 1
+            new_dir.nlink += 1
+        src.touch_change()
+        self.touch_modify()
+        new_dir.touch_modify()
