@@ -2,7 +2,7 @@
 
 Every x86-64 number has an entry (``tests/unit/test_table.py`` checks it). Handler modules
 declare their syscalls with ``@syscall``; everything a handler module does not own is declared
-with ``declare`` (``syscalls/declarations.py``). The seccomp filter, ``--trace`` output,
+with ``declare`` (``syscalls/handlers/declarations.py``). The seccomp filter, ``--trace`` output,
 ``compatd syscalls`` and the coverage reports are all generated from this registry alone.
 
 Argument specs are a compact string, ``"fd:fd buf:buf_out count:size"``: name and kind per
