@@ -13,7 +13,7 @@ BASED = ["fileio", "stat", "dirs", "links", "fdops", "rename", "trunc", "access"
 # Programs without a base directory.
 PLAIN = ["identity", "sysinfo", "rlimit", "devfs"]
 # Programs with a test of their own below.
-SPECIAL = ["leave"]
+SPECIAL = ["leave", "exits"]
 
 
 def test_every_program_has_a_test() -> None:
