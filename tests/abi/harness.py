@@ -33,7 +33,7 @@ if "COMPATD_TEST_WRAPPER" in os.environ:
     COMPATD_RUN = shlex.split(os.environ["COMPATD_TEST_WRAPPER"])
 
 
-def test_env() -> dict[str, str]:
+def child_env() -> dict[str, str]:
     """The environment of both runs (identical, so it cannot explain a difference)."""
     env = dict(os.environ)
     env.update(LC_ALL="C", LANG="C", TZ="UTC", PYTHONPATH=str(REPO))
@@ -81,7 +81,7 @@ def run_in(
         proc = subprocess.run(
             list(cmd),
             cwd=cwd,
-            env=test_env(),
+            env=child_env(),
             input=stdin,
             stdin=None if stdin is not None else subprocess.DEVNULL,
             capture_output=True,

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from harness import COMPATD_RUN, Runner, run_in, test_env
+from harness import COMPATD_RUN, Runner, child_env, run_in
 
 COMPATD = [sys.executable, "-m", "compatd"]
 
@@ -35,7 +35,7 @@ def test_exit_status(args: list[str], abi_bins: dict[str, Path], runner: Runner)
 
 def _cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
-        COMPATD + args, cwd=cwd, env=test_env(), capture_output=True, timeout=120,
+        COMPATD + args, cwd=cwd, env=child_env(), capture_output=True, timeout=120,
         stdin=subprocess.DEVNULL,
     )  # fmt: skip
 
