@@ -68,7 +68,7 @@ class StatFs:
 
 def dtype_of(mode: int) -> int:
     """The ``d_type`` of a mode: Linux stores ``S_IFMT >> 12``."""
-    return (mode & st.S_IFMT) >> 12
+    return st.S_IFMT(mode) >> 12
 
 
 class Filesystem:
@@ -227,7 +227,7 @@ class OpenFile:
 
     def write(self, data: bytes) -> int:
         if self.flags & 0o2000 and self.inode is not None:  # O_APPEND
-            self.pos = self.inode.stat().size
+            self.pos = self.size()
         n = self.pwrite(data, self.pos)
         self.pos += n
         return n

@@ -112,7 +112,7 @@ class TmpInode(Inode):
     # attributes -------------------------------------------------------------------------
     def chmod(self, mode: int) -> None:
         self.fs.check_writable()
-        self.imode = (self.imode & st.S_IFMT) | (mode & 0o7777)
+        self.imode = st.S_IFMT(self.imode) | (mode & 0o7777)
         self.touch_change()
 
     def chown(self, uid: int, gid: int) -> None:

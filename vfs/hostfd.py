@@ -1,0 +1,134 @@
+"""An open file over a host file descriptor: the supervisor's stdio, /dev/tty, hostfs files.
+
+The host fd is used as it is: reads and writes go to the host kernel and its errors come
+back with the same errno (ESPIPE for pread on a pipe, EBADF for reading a write-only fd).
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import struct
+from typing import TYPE_CHECKING, Protocol, cast
+
+from compatd.errors import KernelError
+from vfs.base import Inode, OpenFile, Stat
+from vfs.common import host_errors, stat_from_host
+
+if TYPE_CHECKING:
+    from compatd.platform.base import Memory
+
+TCGETS = 0x5401
+TCSETS = 0x5402
+TCSETSW = 0x5403
+TCSETSF = 0x5404
+TIOCGPGRP = 0x540F
+TIOCGWINSZ = 0x5413
+TIOCSWINSZ = 0x5414
+FIONREAD = 0x541B
+
+# The kernel's struct termios (not glibc's 60-byte one): 4 flag words, c_line and 19 c_cc
+# bytes. glibc's tcgetattr passes a 36-byte struct __kernel_termios, so writing more would
+# overrun the caller's buffer.
+KERNEL_TERMIOS_SIZE = 36
+
+# request -> (argument size, True if the kernel writes it to the caller)
+_TTY_IOCTLS: dict[int, tuple[int, bool]] = {
+    TCGETS: (KERNEL_TERMIOS_SIZE, True),
+    TCSETS: (KERNEL_TERMIOS_SIZE, False),
+    TCSETSW: (KERNEL_TERMIOS_SIZE, False),
+    TCSETSF: (KERNEL_TERMIOS_SIZE, False),
+    TIOCGWINSZ: (8, True),
+    TIOCSWINSZ: (8, False),
+    TIOCGPGRP: (4, True),
+}
+
+
+class _TaskLike(Protocol):
+    mem: Memory
+
+
+class HostFdFile(OpenFile):
+    """A host fd as an open file description; it closes the fd on release only if it
+    ``owns`` it. The host fd's own offset is the description's offset."""
+
+    def __init__(self, fd: int, flags: int, inode: Inode | None = None, *,
+                 owns: bool = False) -> None:
+        super().__init__(inode, flags)
+        self.fd = fd
+        self.owns = owns
+
+    def host_fd(self) -> int | None:
+        """The host fd (for mmap, and for the loop to poll)."""
+        return self.fd
+
+    # data -------------------------------------------------------------------------------
+    def read(self, size: int) -> bytes:
+        with host_errors("read"):
+            return os.read(self.fd, size)
+
+    def write(self, data: bytes) -> int:
+        with host_errors("write"):
+            return os.write(self.fd, data)
+
+    def pread(self, size: int, offset: int) -> bytes:
+        with host_errors("pread"):
+            return os.pread(self.fd, size, offset)
+
+    def pwrite(self, data: bytes, offset: int) -> int:
+        with host_errors("pwrite"):
+            return os.pwrite(self.fd, data, offset)
+
+    def seek(self, offset: int, whence: int) -> int:
+        with host_errors("lseek"):
+            self.pos = os.lseek(self.fd, offset, whence)
+        return self.pos
+
+    def size(self) -> int:
+        with host_errors("fstat"):
+            return os.fstat(self.fd).st_size
+
+    def stat(self) -> Stat:
+        if self.inode is not None:
+            return self.inode.stat()
+        with host_errors("fstat"):
+            s = os.fstat(self.fd)
+        return stat_from_host(s, s.st_dev, s.st_ino)
+
+    def fsync(self) -> None:
+        with host_errors("fsync"):
+            os.fsync(self.fd)
+
+    def truncate(self, size: int) -> None:
+        with host_errors("ftruncate"):
+            os.ftruncate(self.fd, size)
+
+    # control ----------------------------------------------------------------------------
+    def readable_bytes(self) -> int:
+        with host_errors("FIONREAD"):
+            return int(struct.unpack("i", fcntl.ioctl(self.fd, FIONREAD, bytes(4)))[0])
+
+    def ioctl(self, request: int, arg: int, task: object) -> int:
+        """Terminal ioctls are forwarded to the host terminal; ENOTTY on anything else."""
+        mem = cast(_TaskLike, task).mem
+        if request == FIONREAD:
+            mem.write(arg, struct.pack("i", self.readable_bytes()))
+            return 0
+        spec = _TTY_IOCTLS.get(request)
+        if spec is None or not os.isatty(self.fd):
+            raise KernelError(errno.ENOTTY, f"ioctl {request:#x} on a non-terminal")
+        size, out = spec
+        if out:
+            with host_errors(f"ioctl {request:#x}"):
+                data = fcntl.ioctl(self.fd, request, bytes(size))
+            mem.write(arg, data)
+        else:
+            data = mem.read(arg, size)
+            with host_errors(f"ioctl {request:#x}"):
+                fcntl.ioctl(self.fd, request, data)
+        return 0
+
+    def release(self) -> None:
+        if self.owns:
+            os.close(self.fd)
