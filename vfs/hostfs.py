@@ -116,6 +116,16 @@ class HostFS(Filesystem):
                       namelen=v.f_namemax, frsize=v.f_frsize)
 
 
+def _own(fd: int, name: bytes, uid: int, gid: int) -> None:
+    """Give a new host file the creator's ids when the supervisor may (it runs as root, or
+    the ids are its own); otherwise the host's choice stands. Done before any chmod, since a
+    chown clears set-id bits."""
+    try:
+        os.chown(name, uid, gid, dir_fd=fd, follow_symlinks=False)
+    except PermissionError:
+        pass
+
+
 def _chmod_at(fd: int, name: bytes, mode: int) -> None:
     try:
         os.chmod(name, mode & 0o7777, dir_fd=fd, follow_symlinks=False)
@@ -180,13 +190,12 @@ class HostInode(Inode):
         return iter(entries)
 
     def create(self, name: bytes, mode: int, uid: int, gid: int) -> Inode:
-        """A new file owned by the supervisor's host user (``uid``/``gid`` are not applied:
-        the host decides ownership)."""
         self.fs.check_writable()
         with self.fs.dir(self.rel) as dfd, host_errors(f"hostfs create {name!r}"):
             fd = os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW
                          | os.O_CLOEXEC, mode & 0o7777, dir_fd=dfd)
             try:
+                _own(dfd, name, uid, gid)
                 os.fchmod(fd, mode & 0o7777)  # the supervisor's umask must not apply again
             finally:
                 os.close(fd)
@@ -196,6 +205,7 @@ class HostInode(Inode):
         self.fs.check_writable()
         with self.fs.dir(self.rel) as dfd, host_errors(f"hostfs mkdir {name!r}"):
             os.mkdir(name, mode & 0o7777, dir_fd=dfd)
+            _own(dfd, name, uid, gid)
             _chmod_at(dfd, name, mode)
         return self.lookup(name)
 
@@ -208,6 +218,7 @@ class HostInode(Inode):
         self.fs.check_writable()
         with self.fs.dir(self.rel) as dfd, host_errors(f"hostfs mknod {name!r}"):
             os.mknod(name, mode, 0, dir_fd=dfd)
+            _own(dfd, name, uid, gid)
             _chmod_at(dfd, name, mode)
         return self.lookup(name)
 
@@ -216,6 +227,7 @@ class HostInode(Inode):
         self.fs.check_writable()
         with self.fs.dir(self.rel) as dfd, host_errors(f"hostfs symlink {name!r}"):
             os.symlink(target, name, dir_fd=dfd)
+            _own(dfd, name, uid, gid)
         return self.lookup(name)
 
     def link(self, name: bytes, target: Inode) -> None:
