@@ -9,7 +9,7 @@ import struct
 import pytest
 
 from tests.vfs.helpers import raises
-from vfs.hostfd import FIONREAD, TCGETS, TIOCGWINSZ, HostFdFile
+from vfs.hostfd import FIONREAD, TCGETS, TCSETS, TIOCGWINSZ, TIOCSWINSZ, HostFdFile
 
 
 class FakeMem:
@@ -63,3 +63,19 @@ def test_file_uses_host_offset(tmp_path):
     f.release()
     os.fstat(fd)  # still open: we did not own it
     os.close(fd)
+
+
+def test_terminal_ioctls_are_forwarded():
+    master, slave = os.openpty()
+    f = HostFdFile(slave, 2, owns=True)
+    task = FakeTask()
+    assert f.ioctl(TCGETS, 0x2000, task) == 0
+    assert len(task.mem.writes[0x2000]) == 36  # the kernel's struct termios, not glibc's
+    assert f.ioctl(TIOCSWINSZ, 0x3000, task) == 0  # FakeMem reads zeros: rows=cols=0
+    assert f.ioctl(TIOCGWINSZ, 0x3000, task) == 0
+    assert task.mem.writes[0x3000] == bytes(8)
+    termios = task.mem.writes[0x2000]
+    task.mem.read = lambda addr, size: termios[:size]
+    assert f.ioctl(TCSETS, 0x2000, task) == 0
+    f.release()
+    os.close(master)
