@@ -215,9 +215,6 @@ class OpenFile:
         self.pos = 0
         self.refs = 0
         self.dentry: Dentry | None = None  # set by the opener: the path it was opened by
-        # getdents64 pages through a snapshot taken at offset 0, so entries removed while a
-        # program walks the directory (rm -r) do not shift the positions it has not read.
-        self.listing: list[DirEntry] | None = None
 
     # data -------------------------------------------------------------------------------
     def read(self, size: int) -> bytes:
@@ -264,7 +261,10 @@ class OpenFile:
 
     # directories ------------------------------------------------------------------------
     def readdir(self) -> list[DirEntry]:
-        """The full listing, ``.`` and ``..`` included; getdents64 pages through it by pos."""
+        """The full listing, ``.`` and ``..`` included; getdents64 pages through it by pos.
+
+        A directory keeps the listing it took at offset 0 until the offset is 0 again, so
+        entries removed while a program walks it (rm -r) do not shift unread positions."""
         raise KernelError(errno.ENOTDIR, "not a directory")
 
     # control ----------------------------------------------------------------------------

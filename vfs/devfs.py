@@ -127,6 +127,16 @@ class DevFile(FileBase):
     def write_at(self, data: bytes, offset: int) -> int:
         return self.writer(data)
 
+    def fsync(self) -> None:
+        raise KernelError(errno.EINVAL, "character device without fsync")
+
+    def seek(self, offset: int, whence: int) -> int:
+        # drivers/char/mem.c: null, zero and full seek to 0 whatever is asked (null_lseek);
+        # random and urandom keep their position (noop_llseek).
+        if self.reader is not os.urandom:
+            self.pos = 0
+        return self.pos
+
 
 def _eof(size: int) -> bytes:
     return b""

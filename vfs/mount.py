@@ -18,7 +18,8 @@ class Mount:
     """One mount: a filesystem (or a subtree of one, for a bind) placed in a namespace."""
 
     __slots__ = ("ns", "fs", "root", "parent", "mountpoint", "readonly", "noexec", "source",
-                 "target")
+                 "target", "mount_id")
+    _next_id = 20  # ids as /proc/PID/mountinfo and statx's stx_mnt_id show them
 
     def __init__(self, ns: MountTable, fs: Filesystem, root: Inode, parent: Mount | None,
                  mountpoint: Dentry | None, *, readonly: bool = False, noexec: bool = False,
@@ -32,6 +33,8 @@ class Mount:
         self.noexec = noexec
         self.source = source
         self.target = target
+        Mount._next_id += 1
+        self.mount_id = Mount._next_id
 
     def root_dentry(self) -> Dentry:
         """The mount's root, named and parented like the dentry it covers.

@@ -529,21 +529,28 @@ def statfs(ctx: PathContext, path: bytes) -> StatFs:
     return statfs_dentry(lookup(ctx, path))
 
 
-def access(ctx: PathContext, path: bytes, mode: int, follow: bool = True) -> None:
-    """faccessat(2) with ``ctx.creds`` (the handler passes real ids unless AT_EACCESS).
+def access_dentry(d: Dentry, creds: CredsLike, mode: int) -> None:
+    """faccessat(2) on a resolved dentry (also AT_EMPTY_PATH on a descriptor).
 
-    Errors: EINVAL (bits beyond R|W|X), the walk's, EROFS (W_OK on a read-only mount, for
-    regular files, directories and symlinks; Linux checks this first only for a read-only
+    Errors: EINVAL (bits beyond R|W|X), EROFS (W_OK on a read-only mount, for regular
+    files, directories and symlinks; Linux checks this first only for a read-only
     filesystem, we do for both), EACCES, EACCES (X_OK on a noexec mount).
     """
     if mode & ~0o7:
         raise KernelError(errno.EINVAL, f"access mode {mode:#o}")
-    d = lookup(ctx, path, follow=follow)
     if not mode:
         return
-    s = permission(d, ctx.creds, mode)
+    s = permission(d, creds, mode)
     if mode & MAY_EXEC and st.S_ISREG(s.mode) and d.mount.noexec:
         raise KernelError(errno.EACCES, "noexec mount")
+
+
+def access(ctx: PathContext, path: bytes, mode: int, follow: bool = True) -> None:
+    """faccessat(2) with ``ctx.creds`` (the handler passes real ids unless AT_EACCESS):
+    EINVAL first, then the walk's errors, then as ``access_dentry``."""
+    if mode & ~0o7:
+        raise KernelError(errno.EINVAL, f"access mode {mode:#o}")
+    access_dentry(lookup(ctx, path, follow=follow), ctx.creds, mode)
 
 
 def chdir_target(ctx: PathContext, path: bytes) -> Dentry:

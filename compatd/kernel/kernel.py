@@ -67,7 +67,7 @@ class Kernel:
         cwd: Dentry,
         stdio: dict[int, OpenFile],
     ) -> Task:
-        """Start the first program: ``exe`` is its sandbox path, ``host_path`` what the host runs."""
+        """Start the first program: ``exe`` is its sandbox path, ``host_path`` the host's."""
         tid = self.platform.spawn(host_path, argv, envp)
         group = ThreadGroup(tid, os.getpid(), Creds.from_host(), host_rlimits())
         group.exe = exe

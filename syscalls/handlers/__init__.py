@@ -3,6 +3,7 @@
 from syscalls.handlers import (  # noqa: F401
     declarations,
     fd_ops,
+    fs_attr,
     fs_dir,
     fs_open,
     fs_path,

@@ -222,30 +222,6 @@ files("mknod", ENOSYS, "path:path mode:mode dev:uint",
       reason=later(3, "FIFOs and device nodes in the VFS"))
 files("mknodat", ENOSYS, "dirfd:fd path:path mode:mode dev:uint",
       reason=later(3, "FIFOs and device nodes in the VFS"))
-files("chmod", ENOSYS, "path:path mode:mode",
-      reason=later(3, "changing modes (chmod family)"))
-files("fchmod", ENOSYS, "fd:fd mode:mode",
-      reason=later(3, "changing modes (chmod family)"))
-files("fchmodat", ENOSYS, "dirfd:fd path:path mode:mode",
-      reason=later(3, "changing modes (chmod family)"))
-files("fchmodat2", ENOSYS, "dirfd:fd path:path mode:mode flags:flags/at",
-      reason=later(3, "changing modes (chmod family, with AT_SYMLINK_NOFOLLOW)"))
-files("chown", ENOSYS, "path:path owner:uid group:gid",
-      reason=later(3, "changing owners (chown family)"))
-files("fchown", ENOSYS, "fd:fd owner:uid group:gid",
-      reason=later(3, "changing owners (chown family)"))
-files("lchown", ENOSYS, "path:path owner:uid group:gid",
-      reason=later(3, "changing owners (chown family)"))
-files("fchownat", ENOSYS, "dirfd:fd path:path owner:uid group:gid flags:flags/at",
-      reason=later(3, "changing owners (chown family)"))
-files("utime", ENOSYS, "path:path times:struct_in",
-      reason=later(3, "setting file times (utimes family)"))
-files("utimes", ENOSYS, "path:path times:struct_in",
-      reason=later(3, "setting file times (utimes family)"))
-files("futimesat", ENOSYS, "dirfd:fd path:path times:struct_in",
-      reason=later(3, "setting file times (utimes family)"))
-files("utimensat", ENOSYS, "dirfd:fd path:path times:struct_in flags:flags/at",
-      reason=later(3, "setting file times (utimes family)"))
 files("statfs", ENOSYS, "path:path buf:struct_out",
       reason=later(3, "filesystem statistics from each mounted filesystem"))
 files("fstatfs", ENOSYS, "fd:fd buf:struct_out",

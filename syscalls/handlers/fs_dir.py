@@ -16,9 +16,7 @@ DIRENT64_HEAD = struct.Struct("<QqHB")  # d_ino, d_off, d_reclen, d_type; then t
 @syscall("getdents64", Level.FULL, "fd:fd dirp:buf_out count:uint")
 def sys_getdents64(t: Task, fd: int, dirp: int, count: int) -> int:
     f = not_path(t.fdt.get(fd))
-    if f.listing is None or f.pos == 0:
-        f.listing = f.readdir()  # ENOTDIR for a non-directory
-    listing = f.listing
+    listing = f.readdir()  # ENOTDIR for a non-directory; a snapshot kept from offset 0
     out = bytearray()
     pos = f.pos
     while pos < len(listing):

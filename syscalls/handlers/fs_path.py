@@ -7,7 +7,7 @@ import errno
 
 from compatd.errors import KernelError
 from compatd.kernel.task import Task
-from syscalls.handlers.common import path_context, read_at_path
+from syscalls.handlers.common import lookup_at, path_context, read_at_path
 from syscalls.table import Level, syscall
 from vfs import ops
 from vfs.flags import (
@@ -29,18 +29,10 @@ def do_access(t: Task, dirfd: int, path_addr: int, mode: int, flags: int) -> int
         raise KernelError(errno.EINVAL, f"access mode {mode:#o}")
     if flags & ~(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH):
         raise KernelError(errno.EINVAL, f"faccessat2 flags {flags:#x}")
-    path, f = read_at_path(t, dirfd, path_addr, flags)
-    if f is not None:
-        if f.dentry is None:
-            raise KernelError(errno.EBADF, "descriptor has no path")
-        ctx = path_context(t, AT_FDCWD, b".")
-        ctx.start = f.dentry
-        path = b"."
-    else:
-        ctx = path_context(t, dirfd, path)
+    d = lookup_at(t, dirfd, path_addr, flags, follow=not flags & AT_SYMLINK_NOFOLLOW)
     # access(2) checks with the real ids unless AT_EACCESS; the emulated credentials keep
     # both, and they only differ after set*id calls, which arrive with the processes issue.
-    ops.access(ctx, path, mode, follow=not flags & AT_SYMLINK_NOFOLLOW)
+    ops.access_dentry(d, t.creds, mode)
     return 0
 
 

@@ -28,10 +28,10 @@ def stat_at(t: Task, dirfd: int, path_addr: int, flags: int) -> tuple[Stat, int]
     path, f = read_at_path(t, dirfd, path_addr, flags)
     if f is not None:
         d = f.dentry
-        return f.stat(), id(d.mount) & 0xFFFFFFFF if d is not None else 0
+        return f.stat(), d.mount.mount_id if d is not None else 0
     ctx = path_context(t, dirfd, path)
     d = ops.lookup(ctx, path, follow=not flags & AT_SYMLINK_NOFOLLOW)
-    return d.inode.stat(), id(d.mount) & 0xFFFFFFFF
+    return d.inode.stat(), d.mount.mount_id
 
 
 @syscall("newfstatat", FULL, "dirfd:fd path:path statbuf:struct_out flags:flags/at")
@@ -67,5 +67,5 @@ def sys_statx(t: Task, dirfd: int, path: int, flags: int, mask: int, buf: int) -
     if flags & ~allowed or flags & AT_STATX_SYNC_TYPE == AT_STATX_SYNC_TYPE:
         raise KernelError(errno.EINVAL, f"statx flags {flags:#x}")
     s, mnt_id = stat_at(t, dirfd, path, flags)
-    t.mem.write(buf, pack_statx(s, mnt_id))
+    t.mem.write(buf, pack_statx(s, mnt_id, mask))
     return 0

@@ -9,6 +9,7 @@ from compatd.errors import KernelError
 from compatd.kernel.task import Task
 from syscalls.handlers.common import MAX_RW_COUNT, is_regular, not_path, readable, writable
 from syscalls.table import Level, syscall
+from vfs import ops
 from vfs.base import OpenFile
 
 FULL = Level.FULL
@@ -157,15 +158,5 @@ def sys_fdatasync(t: Task, fd: int) -> int:
 
 @syscall("ftruncate", FULL, "fd:fd length:off")
 def sys_ftruncate(t: Task, fd: int, length: int) -> int:
-    f = not_path(t.fdt.get(fd))
-    if length < 0:
-        raise KernelError(errno.EINVAL, "negative length")
-    # fs/open.c do_ftruncate: not a regular file, or not open for writing, is EINVAL.
-    if not is_regular(f):
-        raise KernelError(errno.EINVAL, "ftruncate of a non-regular file")
-    try:
-        writable(f)
-    except KernelError:
-        raise KernelError(errno.EINVAL, "ftruncate of a file not open for writing") from None
-    f.truncate(length)
+    ops.ftruncate(t.fdt.get(fd), length)
     return 0

@@ -42,7 +42,8 @@ def run(calls, prepare=None, strict=True):
     ns = MountTable(TmpFS())
     kernel = Kernel(platform, ns, strict=strict)
     out = Sink()
-    kernel.start(b"/prog", b"/prog", [b"prog"], [], ns.root_dentry(), {0: Sink(), 1: out, 2: Sink()})
+    stdio = {0: Sink(), 1: out, 2: Sink()}
+    kernel.start(b"/prog", b"/prog", [b"prog"], [], ns.root_dentry(), stdio)
     kernel.run()
     return platform.results, out, kernel, platform.mem
 
