@@ -156,15 +156,23 @@ def parse_args(spec: str) -> tuple[Arg, ...]:
     return tuple(out)
 
 
+_INVOKER_FACTORIES: dict[tuple[str, ...], Callable[[Handler], Callable[[Any, Any], int]]] = {}
+
+
 def _make_invoker(handler: Handler, args: tuple[Arg, ...]) -> Callable[[Any, Any], int]:
     """Build ``invoke(task, regs_args)`` that decodes each argument and calls the handler.
 
-    Generated once per syscall so the per-call cost is one Python call plus inline integer
-    arithmetic: no loop over specs, no per-call objects (this is on every trapped syscall).
+    The per-call cost is one Python call plus inline integer arithmetic: no loop over specs,
+    no per-call objects (this runs on every trapped syscall). The source is generated and
+    compiled once per distinct decoding pattern (a few dozen), not once per syscall.
     """
-    decoded = ", ".join(_DECODE_EXPR[a.decoding].format(i=i) for i, a in enumerate(args))
-    src = f"lambda t, a: h(t{', ' if decoded else ''}{decoded})"
-    return eval(src, {"h": handler})  # noqa: S307 - our own generated expression
+    pattern = tuple(a.decoding for a in args)
+    factory = _INVOKER_FACTORIES.get(pattern)
+    if factory is None:
+        decoded = ", ".join(_DECODE_EXPR[d].format(i=i) for i, d in enumerate(pattern))
+        src = f"lambda h: lambda t, a: h(t{', ' if decoded else ''}{decoded})"
+        factory = _INVOKER_FACTORIES[pattern] = eval(src)  # noqa: S307 - generated above
+    return factory(handler)
 
 
 def _register(entry: Syscall) -> Syscall:

@@ -3,8 +3,10 @@
 One stop per trapped syscall: the filter returns SECCOMP_RET_TRACE, the tracee stops with
 PTRACE_EVENT_SECCOMP, we read the registers once (PTRACE_GETREGS), and either write the
 result with the syscall number set to -1 (the host skips the call) or let it run.
-python-ptrace supplies the register layout and constants; the ptrace function itself is
-called through one cached ctypes binding with fixed argtypes (the hot path).
+The ptrace function is called through one cached ctypes binding with fixed argtypes (the hot
+path). The register layout is declared here rather than imported from python-ptrace: importing
+its binding package costs 14 ms of start-up; tests/unit/test_platform_layout.py checks that
+the two layouts agree.
 """
 
 from __future__ import annotations
@@ -13,8 +15,6 @@ import ctypes
 import errno
 import os
 import signal
-
-from ptrace.binding.func import ptrace_registers_t
 
 from compatd.errors import KernelError
 from compatd.platform import seccomp
@@ -58,6 +58,20 @@ SYSCALL_STOP = signal.SIGTRAP | (PTRACE_EVENT_SECCOMP << 8)
 SYSCALL_EXIT_STOP = signal.SIGTRAP | 0x80  # TRACESYSGOOD marks syscall stops
 U64 = (1 << 64) - 1
 PAGE = 4096
+
+
+class ptrace_registers_t(ctypes.Structure):  # noqa: N801 - the kernel's struct name
+    """struct user_regs_struct (arch/x86/include/asm/user_64.h), what PTRACE_GETREGS fills."""
+
+    _fields_ = [
+        (name, ctypes.c_ulong)
+        for name in (
+            "r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10", "r9", "r8", "rax", "rcx",
+            "rdx", "rsi", "rdi", "orig_rax", "rip", "cs", "eflags", "rsp", "ss", "fs_base",
+            "gs_base", "ds", "es", "fs", "gs",
+        )
+    ]  # fmt: skip
+
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _ptrace = _libc.ptrace
