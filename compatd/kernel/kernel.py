@@ -53,6 +53,9 @@ class Kernel:
         self.tasks: dict[int, Task] = {}
         self.groups: dict[int, ThreadGroup] = {}
         self.first_tgid = 0
+        # The task whose syscall is being handled: procfs answers "self" and "thread-self"
+        # for it (one assignment per trapped call).
+        self.current: Task | None = None
         self.exit_status: int | None = None  # the first process's wait status
         self.unsupported: Counter[str] = Counter()  # "name: case" -> times hit
         self.crashes: list[str] = []
@@ -72,6 +75,7 @@ class Kernel:
         group = ThreadGroup(tid, os.getpid(), Creds.from_host(), host_rlimits())
         group.exe = exe
         group.argv = list(argv)
+        group.envp = list(envp)
         group.comm = exe.rpartition(b"/")[2][:15]
         fdt = FDTable()
         for fd, f in stdio.items():
@@ -111,6 +115,7 @@ class Kernel:
             # The spawner's own calls between installing the filter and exec (the exec).
             platform.passthrough(tid)
             return
+        self.current = task
         entry = BY_NR[nr] if 0 <= nr <= MAX_NR else None
         if entry is None:
             platform.complete(tid, ENOSYS)

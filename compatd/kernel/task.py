@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import resource
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -70,7 +71,7 @@ class ThreadGroup:
     """A process: what its threads share (pid, parent, credentials, limits, fd table…)."""
 
     __slots__ = ("tgid", "ppid", "pgid", "sid", "creds", "rlimits", "tasks", "exit_status",
-                 "exe", "comm", "argv")
+                 "exe", "comm", "argv", "envp", "mapped_files", "start_time")
 
     def __init__(self, tgid: int, ppid: int, creds: Creds, rlimits: dict[int, list[int]]) -> None:
         self.tgid = tgid
@@ -84,6 +85,11 @@ class ThreadGroup:
         self.exe: bytes = b""
         self.comm: bytes = b""
         self.argv: list[bytes] = []
+        self.envp: list[bytes] = []
+        # Host (st_dev, st_ino) of every file this process mapped -> its sandbox path, so
+        # /proc/PID/maps can show the host's true layout under the sandbox's names.
+        self.mapped_files: dict[tuple[int, int], bytes] = {}
+        self.start_time = time.time()
 
     def nofile_limit(self) -> int:
         return self.rlimits[resource.RLIMIT_NOFILE][0]
