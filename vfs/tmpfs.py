@@ -1,7 +1,9 @@
 """tmpfs: a filesystem in memory.
 
-File data sits in a ``bytearray`` behind ``TmpFile.read_data``/``write_data``/``resize``, so
-moving it into a memfd (to let the host mmap it) changes only those methods. An inode lives
+File data sits in a host memfd behind ``TmpFile.read_data``/``write_data``/``resize``, so the
+host can mmap it (a program copied into /tmp runs): the open file's ``host_fd()`` gives it, as
+hostfs's open files do. The memfd is made on the first write (or ``host_fd()``), so empty
+files cost no host fd, and closed when the inode object goes. An inode lives
 as long as a directory entry or an open description references it, which is how an unlinked
 file stays readable through its open descriptors.
 """
@@ -132,32 +134,72 @@ class TmpInode(Inode):
         self.touch_change()
 
 
+def _memfd_error(e: OSError, why: str) -> KernelError:
+    """A host error on a memfd (ENOSPC, ENOMEM, EMFILE): the same errno for the tracee."""
+    return KernelError(e.errno or errno.EIO, f"{why}: {e.strerror}")
+
+
 class TmpFile(TmpInode):
-    __slots__ = ("data",)
+    __slots__ = ("fd", "_size")
 
     def __init__(self, fs: TmpFS, mode: int, uid: int, gid: int) -> None:
         super().__init__(fs, st.S_IFREG | (mode & 0o7777), uid, gid)
-        self.data = bytearray()
+        self.fd = -1  # the memfd, made when the file first needs data
+        self._size = 0  # cached: only we change the size (mappings cannot grow a file)
+
+    def __del__(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
 
     def size(self) -> int:
-        return len(self.data)
+        return self._size
 
-    # the data store: the only three methods that know it is a bytearray ---------------------
+    # the data store: the only methods that know it is a memfd ----------------------------
+    def memfd(self) -> int:
+        """The host memfd holding the data (made now if the file has none yet)."""
+        if self.fd < 0:
+            try:
+                self.fd = os.memfd_create(f"tmpfs:{self.ino}", os.MFD_CLOEXEC)
+                if self._size:
+                    os.ftruncate(self.fd, self._size)
+            except OSError as e:
+                raise _memfd_error(e, "memfd_create") from None
+        return self.fd
+
     def read_data(self, size: int, offset: int) -> bytes:
-        return bytes(self.data[offset:offset + size])
+        if self.fd < 0 or offset >= self._size:
+            return bytes(max(0, min(size, self._size - offset)))
+        try:
+            return os.pread(self.fd, min(size, self._size - offset), offset)
+        except OSError as e:
+            raise _memfd_error(e, "tmpfs read") from None
 
     def write_data(self, data: bytes, offset: int) -> None:
         end = offset + len(data)
-        if end > len(self.data):
-            self.resize(end)
-        self.data[offset:end] = data
+        fd = self.memfd()
+        try:
+            n = os.pwrite(fd, data, offset)
+            while n < len(data):  # memfd writes are complete unless memory runs out
+                n += os.pwrite(fd, memoryview(data)[n:], offset + n)
+        except OSError as e:
+            if end > self._size:
+                os.ftruncate(fd, self._size)  # a failed write leaves the size as it was
+            raise _memfd_error(e, "tmpfs write") from None
+        if end > self._size:
+            self.fs.bytes_used += end - self._size
+            self._size = end
 
     def resize(self, size: int) -> None:
-        old = len(self.data)
-        if size < old:
-            del self.data[size:]
-        else:
-            self.data.extend(bytes(size - old))
+        old = self._size
+        if size == old:
+            return
+        if self.fd >= 0 or size:
+            try:
+                os.ftruncate(self.memfd(), size)
+            except OSError as e:
+                raise _memfd_error(e, "tmpfs truncate") from None
+        self._size = size
         self.fs.bytes_used += size - old
 
     # ------------------------------------------------------------------------------------
@@ -176,11 +218,16 @@ class TmpFile(TmpInode):
         # The data stays reachable from open descriptions that hold the inode; it is freed
         # with the inode object. Count it as freed for statfs once the last name is gone.
         if self.nlink <= 0:
-            self.fs.bytes_used -= len(self.data)
+            self.fs.bytes_used -= self._size
 
 
 class TmpOpenFile(FileBase):
     inode: TmpFile
+
+    def host_fd(self) -> int | None:
+        """The memfd with the data, for mmap (the descriptor's offset is ``pos``, not the
+        memfd's)."""
+        return self.inode.memfd()
 
     def read_at(self, size: int, offset: int) -> bytes:
         data = self.inode.read_data(size, offset)
