@@ -40,12 +40,13 @@ def cli() -> None:
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def run(strict: bool, trace_all: bool, pin: bool, program: str, args: tuple[str, ...]) -> None:
     """Run PROGRAM with ARGS under compatd; exit with its status (128+N if killed by N)."""
+    from compatd import loader
     from compatd.kernel.kernel import Kernel, shell_status
     from compatd.platform.ptrace import PtracePlatform
     from compatd.platform.seccomp import build_program
     from syscalls.table import filter_rules, load_all
     from vfs import ops
-    from vfs.namespace import default_namespace
+    from vfs.namespace import default_namespace, mount_proc
 
     load_all()
     cwd = os.getcwd().encode()
@@ -57,20 +58,25 @@ def run(strict: bool, trace_all: bool, pin: bool, program: str, args: tuple[str,
     except KernelError as e:
         raise CommandLineError(f"the current directory is not reachable: {e}") from e
     ctx.start = cwd_dentry
-    exe, host_path = _find_program(ctx, program.encode(), os.environ.get("PATH", ""))
+    exe = _find_program(ctx, program.encode(), os.environ.get("PATH", ""))
+    argv = [program.encode(), *(a.encode() for a in args)]
+    envp = [f"{k}={v}".encode() for k, v in os.environ.items()]
+    try:
+        plan = loader.prepare(ctx, exe, argv, envp)
+    except KernelError as e:
+        raise CommandLineError(f"{program}: {os.strerror(e.errno)}") from None
 
     cpu = None
     if pin:
         cpu = min(os.sched_getaffinity(0))
     platform = PtracePlatform(build_program(filter_rules(), trace_all=trace_all), pin_cpu=cpu)
     kernel = Kernel(platform, ns, strict=strict)
-    argv = [program.encode(), *(a.encode() for a in args)]
-    envp = [f"{k}={v}".encode() for k, v in os.environ.items()]
+    mount_proc(ns, kernel)  # procfs is generated from the kernel model
     # The terminal's Ctrl-C and Ctrl-\ reach the program (same process group); the
     # supervisor outlives them to report its status.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGQUIT, signal.SIG_IGN)
-    kernel.start(host_path, exe, argv, envp, cwd_dentry, _stdio())
+    kernel.start(plan, cwd_dentry, _stdio())
     status = kernel.run()
     sys.stdout.flush()
     raise SystemExit(shell_status(status))
@@ -110,8 +116,8 @@ class _HostCreds:
         return gid == self.fsgid or gid in self.groups
 
 
-def _find_program(ctx: object, name: bytes, path_env: str) -> tuple[bytes, bytes]:
-    """Find PROGRAM as execvp would, through the sandbox's VFS: (sandbox path, host path)."""
+def _find_program(ctx: object, name: bytes, path_env: str) -> bytes:
+    """Find PROGRAM as execvp would, through the sandbox's VFS; return its sandbox path."""
     from vfs import ops
 
     if b"/" in name:
@@ -132,14 +138,7 @@ def _find_program(ctx: object, name: bytes, path_env: str) -> tuple[bytes, bytes
         if not st.S_ISREG(s.mode) or not s.mode & 0o111:
             first_error = first_error or KernelError(errno.EACCES, "not an executable file")
             continue
-        host = d.inode.host_path()
-        if host is None:
-            raise CommandLineError(
-                f"{name.decode(errors='replace')}: not on a host filesystem "
-                "(running programs from tmpfs arrives with our ELF loader)"
-            )
-        exe = cand if cand.startswith(b"/") else ctx.start.path().rstrip(b"/") + b"/" + cand  # type: ignore[attr-defined]
-        return exe, host
+        return cand
     why = os.strerror(first_error.errno) if first_error else "not found"
     if first_error is not None and first_error.errno == errno.ENOENT and b"/" not in name:
         why = "command not found"

@@ -14,13 +14,18 @@ import traceback
 from collections import Counter
 from typing import TYPE_CHECKING, TextIO
 
+from compatd import loader
 from compatd.errors import KernelError, Unsupported
 from compatd.kernel.fdtable import FDTable
+from compatd.kernel.mm import TaskSpace
 from compatd.kernel.task import Creds, FSContext, Task, ThreadGroup, host_rlimits
 from compatd.platform.events import CLONED, EXECED, EXITED, SIGNAL, STOPPED, SYSCALL, Event
+from compatd.platform.stub import STUB_TRAP_NR
 from syscalls.table import BY_NR, MAX_NR, Level, load_all
+from vfs.base import tick
 
 if TYPE_CHECKING:
+    from compatd.loader import ExecPlan
     from compatd.platform.base import Platform
     from vfs.base import Dentry, OpenFile
     from vfs.mount import MountTable
@@ -63,31 +68,54 @@ class Kernel:
     # start ------------------------------------------------------------------------------
     def start(
         self,
-        host_path: bytes,
-        exe: bytes,
-        argv: list[bytes],
-        envp: list[bytes],
+        plan: ExecPlan,
         cwd: Dentry,
         stdio: dict[int, OpenFile],
     ) -> Task:
-        """Start the first program: ``exe`` is its sandbox path, ``host_path`` the host's."""
-        tid = self.platform.spawn(host_path, argv, envp)
+        """Start the first program: the host runs the exec stub, ``finish_exec`` loads it."""
+        tid = self.platform.spawn(plan.argv, plan.envp)
         group = ThreadGroup(tid, os.getpid(), Creds.from_host(), host_rlimits())
-        group.exe = exe
-        group.argv = list(argv)
-        group.envp = list(envp)
-        group.comm = exe.rpartition(b"/")[2][:15]
         fdt = FDTable()
         for fd, f in stdio.items():
             fdt.install_at(fd, f)
         fs = FSContext(root=self.ns.root_dentry(), cwd=cwd, umask=os.umask(0o022))
         os.umask(fs.umask)
-        task = Task(tid, group, fdt, fs, self.platform.memory(tid))
+        task = Task(tid, group, fdt, fs, self.platform.memory(tid), self)
+        task.pending_exec = plan
         group.tasks[tid] = task
         self.tasks[tid] = task
         self.groups[tid] = group
         self.first_tgid = tid
         return task
+
+    def finish_exec(self, task: Task) -> None:
+        """The task sits in the exec stub: map its program and start it (Linux's point of no
+        return is passed: a failure now kills the process, as a failed load does)."""
+        plan = task.pending_exec
+        assert plan is not None
+        task.pending_exec = None
+        platform = self.platform
+        group = task.group
+        try:
+            space = TaskSpace(task)
+            group.scratch = space.scratch_page()
+            entry, sp, brk = loader.load(task, space, plan, platform.host_auxv(task.tid),
+                                         platform.stack_top(task.tid))
+            platform.unmap_stub(task.tid)
+        except KernelError as e:
+            print(f"compatd: loading {plan.exe!r} failed: {e}", file=self.log, flush=True)
+            platform.kill(task.tid)
+            return
+        finally:
+            plan.program.file.release()
+            if plan.interpreter is not None:
+                plan.interpreter.file.release()
+        group.brk_start = group.brk = brk
+        group.exe = plan.exe
+        group.argv = plan.argv
+        group.envp = plan.envp
+        group.comm = plan.exe.rpartition(b"/")[2][:15]
+        platform.start_at(task.tid, entry, sp)
 
     # the loop ---------------------------------------------------------------------------
     def run(self) -> int:
@@ -118,7 +146,10 @@ class Kernel:
         self.current = task
         entry = BY_NR[nr] if 0 <= nr <= MAX_NR else None
         if entry is None:
-            platform.complete(tid, ENOSYS)
+            if nr == STUB_TRAP_NR and task.pending_exec is not None:
+                self.finish_exec(task)
+            else:
+                platform.complete(tid, ENOSYS)
             return
         invoke = entry.invoke
         if invoke is None or (entry.host_when and entry.host_allows(ev.args)):
@@ -128,6 +159,7 @@ class Kernel:
             else:
                 platform.complete(tid, ENOSYS)
             return
+        tick()  # a new syscall: what filesystems cached for the previous one is stale
         try:
             ret = invoke(task, ev.args)
         except KernelError as e:

@@ -13,6 +13,8 @@ from compatd.errors import KernelError
 from compatd.kernel.fdtable import FDTable
 
 if TYPE_CHECKING:
+    from compatd.kernel.kernel import Kernel
+    from compatd.loader import ExecPlan
     from compatd.platform.base import Memory
     from vfs.base import Dentry
 
@@ -71,7 +73,8 @@ class ThreadGroup:
     """A process: what its threads share (pid, parent, credentials, limits, fd table…)."""
 
     __slots__ = ("tgid", "ppid", "pgid", "sid", "creds", "rlimits", "tasks", "exit_status",
-                 "exe", "comm", "argv", "envp", "mapped_files", "start_time")
+                 "exe", "comm", "argv", "envp", "mapped_files", "start_time", "brk_start", "brk",
+                 "scratch")
 
     def __init__(self, tgid: int, ppid: int, creds: Creds, rlimits: dict[int, list[int]]) -> None:
         self.tgid = tgid
@@ -90,6 +93,9 @@ class ThreadGroup:
         # /proc/PID/maps can show the host's true layout under the sandbox's names.
         self.mapped_files: dict[tuple[int, int], bytes] = {}
         self.start_time = time.time()
+        self.brk_start = 0  # the program break: emulated, placed after the program as Linux
+        self.brk = 0
+        self.scratch = 0  # a page compatd mapped in the process for fd transfers
 
     def nofile_limit(self) -> int:
         return self.rlimits[resource.RLIMIT_NOFILE][0]
@@ -98,11 +104,13 @@ class ThreadGroup:
 class Task:
     """A thread: its tid, its process, and the contexts it may share with other threads."""
 
-    __slots__ = ("tid", "group", "fdt", "fs", "mem", "started")
+    __slots__ = ("tid", "group", "fdt", "fs", "mem", "kernel", "started", "pending_exec")
 
     def __init__(self, tid: int, group: ThreadGroup, fdt: FDTable, fs: FSContext,
-                 mem: Memory) -> None:
+                 mem: Memory, kernel: Kernel) -> None:
         self.tid = tid
+        self.kernel = kernel
+        self.pending_exec: ExecPlan | None = None  # loaded when the task reaches the stub
         self.group = group
         self.fdt = fdt
         self.fs = fs

@@ -20,8 +20,10 @@ class Memory(Protocol):
 
 
 class Platform(Protocol):
-    def spawn(self, path: bytes, argv: list[bytes], envp: list[bytes]) -> int:
-        """Start ``path`` under the filter; return its tid. Its first event is EXECED."""
+    def spawn(self, argv: list[bytes], envp: list[bytes]) -> int:
+        """Start the exec stub under the filter with ``argv`` and ``envp``; return its tid.
+
+        Its first event is EXECED, then a syscall stop with STUB_TRAP_NR."""
         ...
 
     def wait(self) -> Event:
@@ -41,6 +43,22 @@ class Platform(Protocol):
     def inject(self, tid: int, nr: int, *args: int) -> int:
         """Run syscall ``nr`` inside the stopped task now and return its raw result."""
         ...
+
+    def install_fd(self, tid: int, host_fd: int, scratch: int) -> int:
+        """Copy ``host_fd`` into the stopped task for an injected call; return its number."""
+        ...
+
+    def start_at(self, tid: int, rip: int, rsp: int) -> None:
+        """Start a loaded program at ``rip`` with stack ``rsp``."""
+        ...
+
+    def unmap_stub(self, tid: int) -> None: ...
+
+    def host_auxv(self, tid: int) -> list[tuple[int, int]]: ...
+
+    def stack_top(self, tid: int) -> int: ...
+
+    def kill(self, tid: int) -> None: ...
 
     def resume(self, tid: int, signo: int = 0) -> None:
         """Resume a task after a non-syscall stop, delivering ``signo`` if not 0."""

@@ -15,10 +15,13 @@ import ctypes
 import errno
 import os
 import signal
+import socket
+import struct
 
 from compatd.errors import KernelError
 from compatd.platform import seccomp
 from compatd.platform.events import CLONED, EXECED, EXITED, SIGNAL, STOPPED, SYSCALL, Event
+from compatd.platform.stub import STUB_BASE, stub_memfd
 
 PTRACE_CONT = 7
 PTRACE_SYSCALL = 24
@@ -53,7 +56,19 @@ OPTIONS = (
     | PTRACE_O_TRACESYSGOOD
 )
 
+PTRACE_GET_SYSCALL_INFO = 0x420E
+SYSCALL_INFO_ENTRY = 1
+SYSCALL_INFO_EXIT = 2
+
 WALL = 0x40000000  # __WALL: threads and children alike
+# Host fds a tracee holds: the channel over which the supervisor passes it a host fd for the
+# length of one injected call (a file mmap), and the stub it execs. Nothing else.
+CHANNEL_FD = 100
+STUB_FD = 101
+SYS_RECVMSG = 47
+SYS_CLOSE = 3
+SYS_MUNMAP = 11
+MSG_CMSG_CLOEXEC = 0x40000000
 SYSCALL_STOP = signal.SIGTRAP | (PTRACE_EVENT_SECCOMP << 8)
 SYSCALL_EXIT_STOP = signal.SIGTRAP | 0x80  # TRACESYSGOOD marks syscall stops
 U64 = (1 << 64) - 1
@@ -164,20 +179,31 @@ class PtracePlatform:
         self.tids: set[int] = set()
 
     # start ------------------------------------------------------------------------------
-    def spawn(self, path: bytes, argv: list[bytes], envp: list[bytes]) -> int:
+    def spawn(self, argv: list[bytes], envp: list[bytes]) -> int:
+        """Start the exec stub with ``argv`` and ``envp``; it traps with STUB_TRAP_NR once
+        the host has exec'd it, and the kernel then loads the real program."""
         if self.pin_cpu is not None:
             os.sched_setaffinity(0, {self.pin_cpu})  # the child inherits it
         env = dict(e.partition(b"=")[::2] for e in envp)  # os.execve takes a mapping
+        stub = stub_memfd()
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the child
             try:
                 os.kill(os.getpid(), signal.SIGSTOP)  # until the supervisor has seized us
-                # The tracee holds no host fds: every fd it uses is virtual.
-                os.closerange(0, 1 << 16)
+                # The tracee holds no host fds but the channel and the stub (closed at
+                # exec): every fd the program uses is virtual.
+                os.dup2(theirs.fileno(), CHANNEL_FD)
+                os.dup2(stub, STUB_FD, inheritable=False)
+                os.closerange(0, CHANNEL_FD)
+                os.closerange(STUB_FD + 1, 1 << 16)
                 seccomp.install(self.filter_program)
-                os.execve(path, argv, env)
+                os.execve(STUB_FD, argv, env)
             finally:
                 os._exit(127)
+        theirs.close()
+        os.close(stub)
+        self.channel = ours
         _, status = os.waitpid(pid, os.WUNTRACED)
         if not os.WIFSTOPPED(status):
             raise RuntimeError(f"child did not stop before exec (status {status:#x})")
@@ -276,11 +302,13 @@ class PtracePlatform:
         _ptrace(PTRACE_CONT, tid, None, signo)
 
     def inject(self, tid: int, nr: int, *args: int) -> int:
-        """Run syscall ``nr`` in the task stopped at a seccomp stop and return its result.
+        """Run syscall ``nr`` inside the stopped task now and return its raw result.
 
-        The call replaces the trapped one (seccomp re-checks a changed number once and lets
-        it run), we step to its exit stop, then put the registers back; the trapped call is
-        then finished by ``complete`` at that exit stop.
+        At the seccomp stop the trapped call is replaced (seccomp re-checks a changed number
+        once and lets it run); at a syscall exit (after an earlier injection) the syscall
+        instruction is run again. Either way we step to the injected call's exit stop and
+        put the registers back; the trapped call is then finished by ``complete`` or
+        ``start_at`` from that exit stop.
         """
         regs = self.regs[tid]
         saved = ptrace_registers_t()
@@ -289,16 +317,11 @@ class PtracePlatform:
         regs.rax = nr
         a = (list(args) + [0] * 6)[:6]
         regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9 = (x & U64 for x in a)
+        again = tid in self.at_exit_stop
+        if again:
+            regs.rip -= 2  # back onto the 2-byte syscall instruction
         _check(_ptrace(PTRACE_SETREGS, tid, None, ctypes.addressof(regs)), "SETREGS")
-        _check(_ptrace(PTRACE_SYSCALL, tid, None, None), "SYSCALL")
-        while True:
-            _, status = os.waitpid(tid, WALL)
-            if os.WIFEXITED(status) or os.WIFSIGNALED(status):
-                raise KernelError(errno.ESRCH, "task died during an injected syscall")
-            if status >> 8 == SYSCALL_EXIT_STOP:
-                break
-            # Anything else (a signal arriving) is delivered later by the host; continue.
-            _check(_ptrace(PTRACE_SYSCALL, tid, None, None), "SYSCALL")
+        self._step_to_exit(tid, again)
         _check(_ptrace(PTRACE_GETREGS, tid, None, ctypes.addressof(regs)), "GETREGS")
         result = regs.rax
         ctypes.pointer(regs)[0] = saved
@@ -307,8 +330,90 @@ class PtracePlatform:
         self.at_exit_stop.add(tid)
         return result - (1 << 64) if result >> 63 else result
 
+    def _step_to_exit(self, tid: int, from_exit: bool) -> None:
+        """Resume with PTRACE_SYSCALL until the task reaches a syscall-exit stop.
+
+        From an exit stop the task passes a syscall-entry stop and, when the filter traps the
+        call, a seccomp stop on the way; both are stepped over (the host runs the call).
+        """
+        info = ctypes.create_string_buffer(88)
+        _check(_ptrace(PTRACE_SYSCALL, tid, None, None), "SYSCALL")
+        while True:
+            _, status = os.waitpid(tid, WALL)
+            if os.WIFEXITED(status) or os.WIFSIGNALED(status):
+                raise KernelError(errno.ESRCH, "task died during an injected syscall")
+            if status >> 8 == SYSCALL_EXIT_STOP:
+                if not from_exit:
+                    return
+                _ptrace(PTRACE_GET_SYSCALL_INFO, tid, 88, ctypes.addressof(info))
+                if info.raw[0] == SYSCALL_INFO_EXIT:
+                    return
+            # An entry stop, a seccomp stop, or a signal arriving (delivered later by the
+            # host, which re-raises pending signals when the task returns to user mode).
+            _check(_ptrace(PTRACE_SYSCALL, tid, None, None), "SYSCALL")
+
+    def install_fd(self, tid: int, host_fd: int, scratch: int) -> int:
+        """Give the stopped task a copy of ``host_fd``; return its number there.
+
+        The supervisor sends the fd over the channel and injects ``recvmsg`` into the task,
+        with the msghdr built at ``scratch`` (a page of the task's that compatd mapped). A
+        thread scribbling on that page can only make the transfer fail, never receive
+        another file: what arrives is what we sent.
+        """
+        socket.send_fds(self.channel, [b"\0"], [host_fd])
+        msghdr = struct.pack("<QI4xQQQQi4x", 0, 0, scratch + 64, 1, scratch + 96, 24, 0)
+        iov = struct.pack("<QQ", scratch + 80, 1)
+        mem = self.memory(tid)
+        mem.write(scratch, msghdr.ljust(64, b"\0") + iov + bytes(16 + 24))
+        ret = self.inject(tid, SYS_RECVMSG, CHANNEL_FD, scratch, MSG_CMSG_CLOEXEC)
+        if ret < 0:
+            raise KernelError(-ret, "receiving a host fd in the task")
+        _, level, kind, fd = struct.unpack("<QiiI", mem.read(scratch + 96, 20))
+        if level != socket.SOL_SOCKET or kind != socket.SCM_RIGHTS:
+            raise KernelError(errno.EFAULT, "the host fd did not arrive")
+        return fd
+
+    def start_at(self, tid: int, rip: int, rsp: int) -> None:
+        """Start a freshly loaded program: entry point, stack, general registers zeroed (as
+        the kernel's ELF_PLAT_INIT does), the stub's trapped call skipped."""
+        regs = self.regs[tid]
+        for name in ("r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10", "r9", "r8",
+                     "rax", "rcx", "rdx", "rsi", "rdi"):
+            setattr(regs, name, 0)
+        regs.rip = rip
+        regs.rsp = rsp
+        regs.orig_rax = U64
+        self.at_exit_stop.discard(tid)
+        _check(_ptrace(PTRACE_SETREGS, tid, None, ctypes.addressof(regs)), "SETREGS")
+        _check(_ptrace(PTRACE_CONT, tid, None, None), "CONT")
+
+    def unmap_stub(self, tid: int) -> None:
+        """The last injection of a load: the stub's page goes (the task never returns there)."""
+        self.inject(tid, SYS_MUNMAP, STUB_BASE, 0x1000)
+
+    def host_auxv(self, tid: int) -> list[tuple[int, int]]:
+        """The auxiliary vector the host gave the stub (vDSO address, hwcaps, page size…)."""
+        with open(f"/proc/{tid}/auxv", "rb") as f:
+            data = f.read()
+        pairs = [struct.unpack_from("<QQ", data, i) for i in range(0, len(data) - 15, 16)]
+        return [(k, v) for k, v in pairs if k != 0]
+
+    def stack_top(self, tid: int) -> int:
+        """The end of the task's [stack] mapping, where the stub's strings are."""
+        with open(f"/proc/{tid}/maps", "rb") as f:
+            for line in f:
+                if line.rstrip().endswith(b"[stack]"):
+                    return int(line.split(b"-", 1)[1].split(b" ", 1)[0], 16)
+        raise KernelError(errno.EFAULT, "no [stack] mapping")
+
     def interrupt(self, tid: int) -> None:
         _ptrace(PTRACE_INTERRUPT, tid, None, None)
+
+    def kill(self, tid: int) -> None:
+        try:
+            os.kill(tid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
     def kill_all(self) -> None:
         for tid in list(self.tids):

@@ -68,8 +68,6 @@ obsolete = partial(declare, family="obsolete")
 # --- memory: the caller's own address space -----------------------------------------------
 # (mmap itself is owned by the memory handler: anonymous mappings run on the host there.)
 
-memory("brk", HOST, "brk:ptr",
-       reason="moves the caller's own heap end; no file or other process is involved")
 memory("munmap", HOST, "addr:ptr length:size",
        reason="unmaps part of the caller's own address space; file mappings keep no state "
               "in the supervisor yet")
@@ -209,23 +207,8 @@ files("sync", STUB, "",
 
 # --- files: the rest of the file family (issue 3) -----------------------------------------
 
-files("getdents", ENOSYS, "fd:fd dirp:buf_out count:uint",
-      reason="the 32-bit-ino getdents arrives with the file family issue; glibc uses "
-             "getdents64")
 files("openat2", ENOSYS, "dirfd:fd path:path how:struct_in size:size",
       reason=later(3, "openat2's RESOLVE_* resolver restrictions; glibc opens with openat"))
-files("link", ENOSYS, "oldpath:path newpath:path",
-      reason=later(3, "hard links in the VFS"))
-files("linkat", ENOSYS, "olddirfd:fd oldpath:path newdirfd:fd newpath:path flags:flags/at",
-      reason=later(3, "hard links in the VFS"))
-files("mknod", ENOSYS, "path:path mode:mode dev:uint",
-      reason=later(3, "FIFOs and device nodes in the VFS"))
-files("mknodat", ENOSYS, "dirfd:fd path:path mode:mode dev:uint",
-      reason=later(3, "FIFOs and device nodes in the VFS"))
-files("statfs", ENOSYS, "path:path buf:struct_out",
-      reason=later(3, "filesystem statistics from each mounted filesystem"))
-files("fstatfs", ENOSYS, "fd:fd buf:struct_out",
-      reason=later(3, "filesystem statistics from each mounted filesystem"))
 files("ustat", ENOSYS, "dev:uint ubuf:struct_out",
       reason="obsolete (glibc dropped its wrapper in 2.28); statfs, which arrives with "
              "issue 3, replaces it")
@@ -344,9 +327,6 @@ files("removexattrat", ENOSYS, "dirfd:fd path:path at_flags:flags/at name:str",
 
 # --- mounts: the mount table is built from the command line, not by the program ---------
 
-mounts("chroot", ENOSYS, "path:path",
-       reason=later(3, "the resolver already takes a root; chroot also needs the "
-                       "CAP_SYS_CHROOT check of issue 4's credentials"))
 mounts("statmount", ENOSYS, "req:struct_in buf:struct_out bufsize:size flags:flags",
        reason=later(3, "mount information by id, together with /proc/self/mountinfo"))
 mounts("listmount", ENOSYS, "req:struct_in mnt_ids:struct_out nr_mnt_ids:size flags:flags",

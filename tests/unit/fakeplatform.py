@@ -59,7 +59,7 @@ class FakePlatform:
         self.results: list[int | str] = []
         self.events = [Event(EXECED, self.TID)]
 
-    def spawn(self, path: bytes, argv: list[bytes], envp: list[bytes]) -> int:
+    def spawn(self, argv: list[bytes], envp: list[bytes]) -> int:
         return self.TID
 
     def memory(self, tid: int) -> FakeMemory:

@@ -43,9 +43,15 @@ def run(calls, prepare=None, strict=True):
     kernel = Kernel(platform, ns, strict=strict)
     out = Sink()
     stdio = {0: Sink(), 1: out, 2: Sink()}
-    kernel.start(b"/prog", b"/prog", [b"prog"], [], ns.root_dentry(), stdio)
+    kernel.start(FakePlan(), ns.root_dentry(), stdio)
+    kernel.tasks[FakePlatform.TID].pending_exec = None  # the fake task is already running
     kernel.run()
     return platform.results, out, kernel, platform.mem
+
+
+class FakePlan:
+    argv = [b"prog"]
+    envp: list[bytes] = []
 
 
 def neg(e: int) -> int:
@@ -95,11 +101,16 @@ def test_enosys_entries_fail_without_a_handler():
     assert results == [neg(errno.ENOSYS)]
 
 
-def test_anonymous_mmap_goes_to_the_host_and_file_mmap_is_recorded():
-    results, _, kernel, _ = run([("mmap", (0, 4096, 3, 0x22, -1 & 0xFFFFFFFF, 0)),
-                                 ("mmap", (0, 4096, 1, 0x02, 1, 0))])
+def test_anonymous_mmap_goes_to_the_host_and_unmappable_files_are_enodev():
+    results, *_ = run([("mmap", (0, 4096, 3, 0x22, -1 & 0xFFFFFFFF, 0)),
+                       ("mmap", (0, 4096, 1, 0x02, 1, 0))])
     assert results == ["host", neg(errno.ENODEV)]
-    assert kernel.unsupported == {"mmap: file-backed mapping": 1}
+
+
+def test_unsupported_cases_are_recorded():
+    results, _, kernel, _ = run([("fcntl", (1, 10, 0))])  # F_SETSIG
+    assert results == [neg(errno.EINVAL)]
+    assert kernel.unsupported == {"fcntl: F_SETSIG": 1}
 
 
 def test_exit_group_runs_on_the_host():
