@@ -5,8 +5,6 @@ from __future__ import annotations
 import errno
 import os
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from compatd.errors import KernelError
 from vfs.base import DirEntry, Inode, OpenFile, Stat, dtype_of
@@ -17,13 +15,33 @@ def now_ns() -> int:
     return time.time_ns()
 
 
-@contextmanager
-def host_errors(why: str) -> Iterator[None]:
-    """Turn a host ``OSError`` into the same errno for the tracee (the host is Linux too)."""
-    try:
-        yield
-    except OSError as e:
-        raise KernelError(e.errno or errno.EIO, f"{why}: {e.strerror}") from None
+def host_error(e: OSError, why: str) -> KernelError:
+    """The ``KernelError`` for a host ``OSError``: the same errno (the host is Linux too).
+
+    Hot paths catch ``OSError`` themselves and call this, so the message is only built
+    when something failed."""
+    return KernelError(e.errno or errno.EIO, f"{why}: {e.strerror}")
+
+
+class host_errors:  # noqa: N801 - used like the function it replaced: ``with host_errors(...)``
+    """Context manager: a host ``OSError`` inside becomes the same errno for the tracee.
+
+    A class with slots, not ``@contextmanager``: a generator context manager costs about
+    2 µs per use, this a fraction of that."""
+
+    __slots__ = ("why",)
+
+    def __init__(self, why: str) -> None:
+        self.why = why
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, et: type[BaseException] | None, e: BaseException | None,
+                 tb: object) -> bool:
+        if e is not None and isinstance(e, OSError):
+            raise host_error(e, self.why) from None
+        return False
 
 
 def stat_from_host(s: os.stat_result, dev: int, ino: int) -> Stat:

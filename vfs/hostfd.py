@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Protocol, cast
 
 from compatd.errors import KernelError
 from vfs.base import Inode, OpenFile, Stat
-from vfs.common import host_errors, stat_from_host
+from vfs.common import host_error, host_errors, stat_from_host
 
 if TYPE_CHECKING:
     from compatd.platform.base import Memory
@@ -64,36 +64,51 @@ class HostFdFile(OpenFile):
         return self.fd
 
     # data -------------------------------------------------------------------------------
+    # The data methods are on every read and write: plain try/except, no context manager.
     def read(self, size: int) -> bytes:
-        with host_errors("read"):
+        try:
             return os.read(self.fd, size)
+        except OSError as e:
+            raise host_error(e, "read") from None
 
     def write(self, data: bytes) -> int:
-        with host_errors("write"):
+        try:
             return os.write(self.fd, data)
+        except OSError as e:
+            raise host_error(e, "write") from None
 
     def pread(self, size: int, offset: int) -> bytes:
-        with host_errors("pread"):
+        try:
             return os.pread(self.fd, size, offset)
+        except OSError as e:
+            raise host_error(e, "pread") from None
 
     def pwrite(self, data: bytes, offset: int) -> int:
-        with host_errors("pwrite"):
+        try:
             return os.pwrite(self.fd, data, offset)
+        except OSError as e:
+            raise host_error(e, "pwrite") from None
 
     def seek(self, offset: int, whence: int) -> int:
-        with host_errors("lseek"):
+        try:
             self.pos = os.lseek(self.fd, offset, whence)
+        except OSError as e:
+            raise host_error(e, "lseek") from None
         return self.pos
 
     def size(self) -> int:
-        with host_errors("fstat"):
+        try:
             return os.fstat(self.fd).st_size
+        except OSError as e:
+            raise host_error(e, "fstat") from None
 
     def stat(self) -> Stat:
         if self.inode is not None:
             return self.inode.stat()
-        with host_errors("fstat"):
+        try:
             s = os.fstat(self.fd)
+        except OSError as e:
+            raise host_error(e, "fstat") from None
         return stat_from_host(s, s.st_dev, s.st_ino)
 
     def fsync(self) -> None:
