@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 PAGE = 4096
 BINPRM_BUF_SIZE = 256  # how much of a file exec reads to recognise it (#! line limit)
-MAX_SCRIPT_DEPTH = 4  # Linux: at most 4 levels of #! interpreters (then ELOOP)
+MAX_SCRIPT_DEPTH = 5  # fs/exec.c exec_binprm: depth > 5 is ELOOP (measured: 5 #! levels run)
 MAX_ARG_STRLEN = 32 * PAGE  # one argument or environment string
 ELF_ET_DYN_BASE = 0x555555554000  # where Linux puts PIE executables (without ASLR)
 
