@@ -179,9 +179,10 @@ def parse_elf(path: bytes, d: Dentry, f: OpenFile, head: bytes, *, interp: bool)
             if image.interp is not None or not 2 <= filesz <= 4096:
                 raise KernelError(errno.ENOEXEC, "bad PT_INTERP")
             name = f.pread(filesz, offset)
-            if not name.endswith(b"\0") or b"\0" in name[:-1]:
-                raise KernelError(errno.ENOEXEC, "PT_INTERP is not one string")
-            image.interp = name[:-1]
+            # binfmt_elf only checks the terminating NUL; the name is the C string.
+            if not name.endswith(b"\0"):
+                raise KernelError(errno.ENOEXEC, "PT_INTERP is not NUL-terminated")
+            image.interp = name.partition(b"\0")[0]
         elif ptype == PT_PHDR:
             image.phdr_vaddr = vaddr
     if not segments:

@@ -14,8 +14,8 @@ from compatd import loader
 from compatd.errors import KernelError
 from compatd.platform.stub import stub_elf
 from vfs import ops
-from vfs.mount import MountTable
 from vfs.hostfs import HostFS
+from vfs.mount import MountTable
 
 
 class Root:
