@@ -291,6 +291,10 @@ class TmpDir(TmpInode):
 
     # making names -----------------------------------------------------------------------
     def _add(self, name: bytes, make: Callable[[], TmpInode]) -> TmpInode:
+        if self.nlink == 0:
+            # Removed (rmdir, or replaced by a rename) while an fd or a cwd still holds it:
+            # Linux makes no names in a dead directory.
+            raise KernelError(errno.ENOENT, "directory was removed")
         self.fs.check_writable()
         if name in self.entries:
             raise KernelError(errno.EEXIST, f"{name!r} exists")
@@ -362,6 +366,8 @@ class TmpDir(TmpInode):
         if not isinstance(new_dir, TmpDir) or new_dir.fs is not self.fs:
             raise KernelError(errno.EXDEV, "rename across filesystems")
         src = self.lookup(old_name)
+        if new_dir.nlink == 0:
+            raise KernelError(errno.ENOENT, "target directory was removed")
         dst = new_dir.entries.get(new_name)
         if flags & RENAME_EXCHANGE:
             if dst is None:
