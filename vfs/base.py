@@ -21,9 +21,25 @@ if TYPE_CHECKING:
     from vfs.mount import Mount
 
 
+# What a filesystem learned from its backing store (hostfs: the host's lstat results, its
+# directory fds) holds for one generation. The kernel starts a new one for every syscall
+# (``tick()`` before each handler) and a filesystem starts one after every change it makes,
+# so a cached answer is never older than the syscall asking, nor than our own last change.
+generation = 0
+
+
+def tick() -> None:
+    """Start a new generation: everything cached for the previous one is stale."""
+    global generation
+    generation += 1
+
+
 @dataclass(slots=True)
 class Stat:
-    """What ``stat``/``statx`` report; times are nanoseconds since the epoch."""
+    """What ``stat``/``statx`` report; times are nanoseconds since the epoch.
+
+    A filesystem may hand out the same ``Stat`` several times within one generation (see
+    ``tick``): treat it as read-only."""
 
     dev: int
     ino: int

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import time
+from collections.abc import Iterable
 
 from compatd.errors import KernelError
 from vfs.base import DirEntry, Inode, OpenFile, Stat, dtype_of
@@ -109,7 +110,12 @@ class DirFile(OpenFile):
         if d is not None and d.parent is not None and d.parent.mount is d.mount:
             parent = d.parent.inode.ino
         dt = dtype_of(0o040000)
-        return [DirEntry(b".", me, dt), DirEntry(b"..", parent, dt), *self.inode.readdir()]
+        return [DirEntry(b".", me, dt), DirEntry(b"..", parent, dt), *self.children()]
+
+    def children(self) -> Iterable[DirEntry]:
+        """The entries other than ``.`` and ``..``, now."""
+        assert self.inode is not None
+        return self.inode.readdir()
 
     def pread(self, size: int, offset: int) -> bytes:
         raise KernelError(errno.EISDIR, "read of a directory")

@@ -21,14 +21,15 @@ devfs serves /dev.
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import stat as st
 from collections.abc import Iterator
-from contextlib import contextmanager
 
 from compatd.errors import KernelError
+from vfs import base as _base
 from vfs.base import DirEntry, Filesystem, Inode, OpenFile, Stat, StatFs, dtype_of
-from vfs.common import DirFile, host_errors, stat_from_host
+from vfs.common import DirFile, host_error, host_errors, stat_from_host
 from vfs.flags import (
     O_ACCMODE,
     O_DSYNC,
@@ -47,9 +48,22 @@ _WALK_FLAGS = os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _MASK64 = (1 << 64) - 1
 
 
+class _DirFd:
+    """A cached O_PATH fd of a host directory and the (ino, dev) it had when last checked."""
+
+    __slots__ = ("fd", "gen", "ino", "dev")
+
+    def __init__(self, fd: int, gen: int, ino: int, dev: int) -> None:
+        self.fd = fd
+        self.gen = gen
+        self.ino = ino
+        self.dev = dev
+
+
 class HostFS(Filesystem):
     name = "hostfs"
     magic = V9FS_MAGIC
+    DIR_CACHE = 64  # O_PATH directory fds kept open
 
     def __init__(self, host_root: bytes, readonly: bool = False) -> None:
         super().__init__(readonly)
@@ -59,6 +73,13 @@ class HostFS(Filesystem):
             s = os.fstat(self.root_fd)
         self._root_dev = s.st_dev
         self._devs: dict[int, int] = {}
+        # The root never moves: its entry is always valid.
+        self._root_dir = _DirFd(self.root_fd, -1, s.st_ino, s.st_dev)
+        # lstat results of the current generation, by relative path.
+        self._gen = -1
+        self._stats: dict[bytes, os.stat_result] = {}
+        # Directory fds by relative path, least recently validated first.
+        self._dirs: dict[bytes, _DirFd] = {}
         self._root = HostInode(self, b"", self.ino_of(s.st_dev, s.st_ino), s.st_mode)
 
     @property
@@ -66,6 +87,9 @@ class HostFS(Filesystem):
         return self._root
 
     def close(self) -> None:
+        for e in self._dirs.values():
+            os.close(e.fd)
+        self._dirs.clear()
         os.close(self.root_fd)
 
     def ino_of(self, host_dev: int, host_ino: int) -> int:
@@ -80,33 +104,86 @@ class HostFS(Filesystem):
         idx = self._devs.setdefault(host_dev, len(self._devs) + 1)
         return (host_ino ^ (idx << 56)) & _MASK64
 
-    @contextmanager
-    def dir(self, rel: bytes) -> Iterator[int]:
-        """An O_PATH fd of the directory ``rel``, reached without following any symlink."""
-        fd = self.root_fd
-        try:
-            for comp in rel.split(b"/") if rel else ():
-                with host_errors(f"hostfs walk to {rel!r}"):
-                    nfd = os.open(comp, _WALK_FLAGS, dir_fd=fd)
-                if fd != self.root_fd:
-                    os.close(fd)
-                fd = nfd
-            yield fd
-        finally:
-            if fd != self.root_fd:
-                os.close(fd)
+    # the walk ---------------------------------------------------------------------------
+    def dirfd(self, rel: bytes) -> _DirFd:
+        """An O_PATH fd of the directory ``rel``, reached without following any symlink.
 
-    @contextmanager
-    def at(self, rel: bytes) -> Iterator[tuple[int, bytes]]:
-        """(parent directory fd, final name) for acting on ``rel`` itself; the root is
-        (root fd, ``.``)."""
+        The fd is cached. An entry checked in the current generation is used as it is;
+        an older one is used only if ``rel`` (looked up through its parent's checked fd)
+        still names the same host directory, so a directory renamed, removed or swapped
+        for a symlink since is never used through its old name. The fd belongs to the
+        cache: use it right away, and never close it.
+        """
+        if not rel:
+            return self._root_dir
+        dirs = self._dirs
+        e = dirs.get(rel)
+        gen = _base.generation
+        if e is not None and e.gen == gen:
+            return e
+        try:
+            s = self.lstat(rel)
+        except KernelError:
+            if e is not None:
+                del dirs[rel]
+                os.close(e.fd)
+            raise
+        if e is not None:
+            del dirs[rel]
+            if e.ino == s.st_ino and e.dev == s.st_dev:
+                e.gen = gen
+                dirs[rel] = e  # now the most recently used
+                return e
+            os.close(e.fd)
         head, _, name = rel.rpartition(b"/")
-        with self.dir(head) as fd:
-            yield fd, name or b"."
+        pfd = self.dirfd(head).fd
+        try:
+            fd = os.open(name, _WALK_FLAGS, dir_fd=pfd)
+        except OSError as err:
+            raise host_error(err, f"hostfs walk to {rel!r}") from None
+        e = _DirFd(fd, gen, s.st_ino, s.st_dev)
+        dirs[rel] = e
+        if len(dirs) > self.DIR_CACHE:
+            # Close the least recently used entry not handed out in this generation (a
+            # caller may still be about to use those).
+            for k, old in dirs.items():
+                if old.gen != gen:
+                    del dirs[k]
+                    os.close(old.fd)
+                    break
+        return e
+
+    def at(self, rel: bytes) -> tuple[int, bytes]:
+        """(parent directory fd, final name) for acting on ``rel`` itself; the root is
+        (root fd, ``.``). The fd is the cache's (see ``dirfd``)."""
+        head, _, name = rel.rpartition(b"/")
+        return self.dirfd(head).fd, name or b"."
+
+    def cached_lstat(self, rel: bytes) -> os.stat_result | None:
+        """The lstat of ``rel`` taken in the current generation, if any."""
+        gen = _base.generation
+        if self._gen != gen:
+            self._stats.clear()
+            self._gen = gen
+            return None
+        return self._stats.get(rel)
+
+    def lstat_at(self, fd: int, name: bytes, rel: bytes) -> os.stat_result:
+        """lstat ``name`` in the directory ``fd`` (which is ``rel``'s parent), and cache it."""
+        try:
+            s = os.stat(name, dir_fd=fd, follow_symlinks=False)
+        except OSError as e:
+            raise host_error(e, f"hostfs stat {rel!r}") from None
+        if self._gen == _base.generation:
+            self._stats[rel] = s
+        return s
 
     def lstat(self, rel: bytes) -> os.stat_result:
-        with self.at(rel) as (fd, name), host_errors(f"hostfs stat {rel!r}"):
-            return os.stat(name, dir_fd=fd, follow_symlinks=False)
+        s = self.cached_lstat(rel)
+        if s is None:
+            fd, name = self.at(rel)
+            s = self.lstat_at(fd, name, rel)
+        return s
 
     def statfs(self) -> StatFs:
         with host_errors("hostfs statfs"):
@@ -135,7 +212,7 @@ def _chmod_at(fd: int, name: bytes, mode: int) -> None:
 
 
 class HostInode(Inode):
-    __slots__ = ("rel", "fmt")
+    __slots__ = ("rel", "fmt", "_st", "_gen")
 
     fs: HostFS
 
@@ -143,13 +220,38 @@ class HostInode(Inode):
         super().__init__(fs, ino)
         self.rel = rel
         self.fmt = st.S_IFMT(mode)  # a file's type never changes; its permissions may
+        self._st: Stat | None = None  # the Stat of generation _gen
+        self._gen = -1
 
     def _child_rel(self, name: bytes) -> bytes:
         return self.rel + b"/" + name if self.rel else name
 
+    def _dir(self) -> int:
+        """This directory's fd, for acting on names in it: ENOENT if the directory this
+        inode stands for was removed or replaced, as Linux gives for a dead directory (we
+        must not create anything in whatever now has its name)."""
+        fs = self.fs
+        e = fs.dirfd(self.rel)
+        if fs.ino_of(e.dev, e.ino) != self.ino:
+            raise KernelError(errno.ENOENT, f"hostfs directory {self.rel!r} was removed")
+        return e.fd
+
     def stat(self) -> Stat:
-        s = self.fs.lstat(self.rel)
-        return stat_from_host(s, self.fs.dev, self.fs.ino_of(s.st_dev, s.st_ino))
+        gen = _base.generation
+        if self._gen == gen:
+            return self._st  # type: ignore[return-value]
+        fs = self.fs
+        s = fs.lstat(self.rel)
+        ino = fs.ino_of(s.st_dev, s.st_ino)
+        if ino != self.ino and self.fmt == st.S_IFDIR:
+            raise KernelError(errno.ENOENT, f"hostfs directory {self.rel!r} was removed")
+        r = self._st = stat_from_host(s, fs.dev, ino)
+        self._gen = gen
+        return r
+
+    @property
+    def mode(self) -> int:
+        return self.stat().mode
 
     def is_dir(self) -> bool:
         return self.fmt == st.S_IFDIR
@@ -162,51 +264,50 @@ class HostInode(Inode):
 
     # directories ------------------------------------------------------------------------
     def lookup(self, name: bytes) -> HostInode:
-        rel = self._child_rel(name)
-        s = self.fs.lstat(rel)
-        return HostInode(self.fs, rel, self.fs.ino_of(s.st_dev, s.st_ino), s.st_mode)
+        fs = self.fs
+        rel = self.rel + b"/" + name if self.rel else name
+        fd = self._dir()
+        s = fs.cached_lstat(rel)
+        if s is None:
+            s = fs.lstat_at(fd, name, rel)
+        return HostInode(fs, rel, fs.ino_of(s.st_dev, s.st_ino), s.st_mode)
 
     def readdir(self) -> Iterator[DirEntry]:
-        entries: list[DirEntry] = []
-        with self.fs.at(self.rel) as (pfd, name), host_errors(f"hostfs readdir {self.rel!r}"):
+        pfd, name = self.fs.at(self.rel)
+        with host_errors(f"hostfs readdir {self.rel!r}"):
             dfd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
                           dir_fd=pfd)
             try:
-                dev = os.fstat(dfd).st_dev
-                with os.scandir(dfd) as it:
-                    for e in it:
-                        if e.is_symlink():
-                            dt = dtype_of(st.S_IFLNK)
-                        elif e.is_dir(follow_symlinks=False):
-                            dt = dtype_of(st.S_IFDIR)
-                        elif e.is_file(follow_symlinks=False):
-                            dt = dtype_of(st.S_IFREG)
-                        else:  # only FIFOs, sockets and devices need a stat
-                            dt = dtype_of(e.stat(follow_symlinks=False).st_mode)
-                        entries.append(DirEntry(os.fsencode(e.name), self.fs.ino_of(dev, e.inode()),
-                                                dt))
+                return iter(_scan(self.fs, dfd))
             finally:
                 os.close(dfd)
-        return iter(entries)
 
     def create(self, name: bytes, mode: int, uid: int, gid: int) -> Inode:
         self.fs.check_writable()
-        with self.fs.dir(self.rel) as dfd, host_errors(f"hostfs create {name!r}"):
-            fd = os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW
-                         | os.O_CLOEXEC, mode & 0o7777, dir_fd=dfd)
-            try:
-                _own(dfd, name, uid, gid)
-                os.fchmod(fd, mode & 0o7777)  # the supervisor's umask must not apply again
-            finally:
-                os.close(fd)
+        try:
+            dfd = self._dir()
+            with host_errors(f"hostfs create {name!r}"):
+                fd = os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW
+                             | os.O_CLOEXEC, mode & 0o7777, dir_fd=dfd)
+                try:
+                    _own(dfd, name, uid, gid)
+                    os.fchmod(fd, mode & 0o7777)  # the supervisor's umask must not apply again
+                finally:
+                    os.close(fd)
+        finally:
+            _base.tick()
         return self.lookup(name)
 
     def mkdir(self, name: bytes, mode: int, uid: int, gid: int) -> Inode:
         self.fs.check_writable()
-        with self.fs.dir(self.rel) as dfd, host_errors(f"hostfs mkdir {name!r}"):
-            os.mkdir(name, mode & 0o7777, dir_fd=dfd)
-            _own(dfd, name, uid, gid)
-            _chmod_at(dfd, name, mode)
+        try:
+            dfd = self._dir()
+            with host_errors(f"hostfs mkdir {name!r}"):
+                os.mkdir(name, mode & 0o7777, dir_fd=dfd)
+                _own(dfd, name, uid, gid)
+                _chmod_at(dfd, name, mode)
+        finally:
+            _base.tick()
         return self.lookup(name)
 
     def mknod(self, name: bytes, mode: int, rdev: int, uid: int, gid: int) -> Inode:
@@ -216,37 +317,58 @@ class HostInode(Inode):
         if kind not in (st.S_IFIFO, st.S_IFSOCK):
             raise KernelError(errno.EPERM, "no device nodes on hostfs")
         self.fs.check_writable()
-        with self.fs.dir(self.rel) as dfd, host_errors(f"hostfs mknod {name!r}"):
-            os.mknod(name, mode, 0, dir_fd=dfd)
-            _own(dfd, name, uid, gid)
-            _chmod_at(dfd, name, mode)
+        try:
+            dfd = self._dir()
+            with host_errors(f"hostfs mknod {name!r}"):
+                os.mknod(name, mode, 0, dir_fd=dfd)
+                _own(dfd, name, uid, gid)
+                _chmod_at(dfd, name, mode)
+        finally:
+            _base.tick()
         return self.lookup(name)
 
     def symlink(self, name: bytes, target: bytes, uid: int, gid: int) -> Inode:
         # The target is stored as text; only our resolver ever interprets it.
         self.fs.check_writable()
-        with self.fs.dir(self.rel) as dfd, host_errors(f"hostfs symlink {name!r}"):
-            os.symlink(target, name, dir_fd=dfd)
-            _own(dfd, name, uid, gid)
+        try:
+            dfd = self._dir()
+            with host_errors(f"hostfs symlink {name!r}"):
+                os.symlink(target, name, dir_fd=dfd)
+                _own(dfd, name, uid, gid)
+        finally:
+            _base.tick()
         return self.lookup(name)
 
     def link(self, name: bytes, target: Inode) -> None:
         self.fs.check_writable()
         if not isinstance(target, HostInode) or target.fs is not self.fs:
             raise KernelError(errno.EXDEV, "hard link across filesystems")
-        with self.fs.at(target.rel) as (sfd, sname), self.fs.dir(self.rel) as dfd, \
-                host_errors(f"hostfs link {name!r}"):
-            os.link(sname, name, src_dir_fd=sfd, dst_dir_fd=dfd, follow_symlinks=False)
+        try:
+            # Both fds stay valid: the cache closes none handed out in this generation.
+            sfd, sname = self.fs.at(target.rel)
+            dfd = self._dir()
+            with host_errors(f"hostfs link {name!r}"):
+                os.link(sname, name, src_dir_fd=sfd, dst_dir_fd=dfd, follow_symlinks=False)
+        finally:
+            _base.tick()
 
     def unlink(self, name: bytes) -> None:
         self.fs.check_writable()
-        with self.fs.dir(self.rel) as dfd, host_errors(f"hostfs unlink {name!r}"):
-            os.unlink(name, dir_fd=dfd)
+        try:
+            dfd = self._dir()
+            with host_errors(f"hostfs unlink {name!r}"):
+                os.unlink(name, dir_fd=dfd)
+        finally:
+            _base.tick()
 
     def rmdir(self, name: bytes) -> None:
         self.fs.check_writable()
-        with self.fs.dir(self.rel) as dfd, host_errors(f"hostfs rmdir {name!r}"):
-            os.rmdir(name, dir_fd=dfd)
+        try:
+            dfd = self._dir()
+            with host_errors(f"hostfs rmdir {name!r}"):
+                os.rmdir(name, dir_fd=dfd)
+        finally:
+            _base.tick()
 
     def rename(self, old_name: bytes, new_dir: Inode, new_name: bytes, flags: int) -> None:
         """rename without renameat2 (no ctypes here): NOREPLACE checks first, EXCHANGE goes
@@ -255,80 +377,155 @@ class HostInode(Inode):
         self.fs.check_writable()
         if not isinstance(new_dir, HostInode) or new_dir.fs is not self.fs:
             raise KernelError(errno.EXDEV, "rename across filesystems")
-        with self.fs.dir(self.rel) as sfd, self.fs.dir(new_dir.rel) as dfd, \
-                host_errors(f"hostfs rename {old_name!r}"):
-            if flags & (RENAME_NOREPLACE | RENAME_EXCHANGE):
-                try:
-                    os.stat(new_name, dir_fd=dfd, follow_symlinks=False)
-                    exists = True
-                except FileNotFoundError:
-                    exists = False
-                if flags & RENAME_NOREPLACE and exists:
-                    raise KernelError(errno.EEXIST, f"{new_name!r} exists")
-                if flags & RENAME_EXCHANGE:
-                    if not exists:
-                        raise KernelError(errno.ENOENT, f"{new_name!r} does not exist")
-                    tmp = b".compatd-exchange-" + os.urandom(8).hex().encode()
-                    os.rename(old_name, tmp, src_dir_fd=sfd, dst_dir_fd=sfd)
-                    os.rename(new_name, old_name, src_dir_fd=dfd, dst_dir_fd=sfd)
-                    os.rename(tmp, new_name, src_dir_fd=sfd, dst_dir_fd=dfd)
-                    return
-            os.rename(old_name, new_name, src_dir_fd=sfd, dst_dir_fd=dfd)
+        try:
+            sfd = self._dir()
+            dfd = new_dir._dir()
+            with host_errors(f"hostfs rename {old_name!r}"):
+                _rename(sfd, old_name, dfd, new_name, flags)
+        finally:
+            _base.tick()
 
     # attributes -------------------------------------------------------------------------
     def chmod(self, mode: int) -> None:
         self.fs.check_writable()
-        with self.fs.at(self.rel) as (fd, name), host_errors(f"hostfs chmod {self.rel!r}"):
-            _chmod_at(fd, name, mode)
+        try:
+            fd, name = self.fs.at(self.rel)
+            with host_errors(f"hostfs chmod {self.rel!r}"):
+                _chmod_at(fd, name, mode)
+        finally:
+            _base.tick()
 
     def chown(self, uid: int, gid: int) -> None:
         self.fs.check_writable()
-        with self.fs.at(self.rel) as (fd, name), host_errors(f"hostfs chown {self.rel!r}"):
-            os.chown(name, uid, gid, dir_fd=fd, follow_symlinks=False)
+        try:
+            fd, name = self.fs.at(self.rel)
+            with host_errors(f"hostfs chown {self.rel!r}"):
+                os.chown(name, uid, gid, dir_fd=fd, follow_symlinks=False)
+        finally:
+            _base.tick()
 
     def set_times(self, atime_ns: int | None, mtime_ns: int | None) -> None:
         self.fs.check_writable()
-        with self.fs.at(self.rel) as (fd, name), host_errors(f"hostfs utimes {self.rel!r}"):
-            # os.utime has no UTIME_OMIT: keep an omitted time by writing its current value.
-            s = os.stat(name, dir_fd=fd, follow_symlinks=False)
-            times = (s.st_atime_ns if atime_ns is None else atime_ns,
-                     s.st_mtime_ns if mtime_ns is None else mtime_ns)
-            os.utime(name, ns=times, dir_fd=fd, follow_symlinks=False)
+        try:
+            fd, name = self.fs.at(self.rel)
+            with host_errors(f"hostfs utimes {self.rel!r}"):
+                # os.utime has no UTIME_OMIT: keep an omitted time by writing its current
+                # value.
+                s = os.stat(name, dir_fd=fd, follow_symlinks=False)
+                times = (s.st_atime_ns if atime_ns is None else atime_ns,
+                         s.st_mtime_ns if mtime_ns is None else mtime_ns)
+                os.utime(name, ns=times, dir_fd=fd, follow_symlinks=False)
+        finally:
+            _base.tick()
 
     def truncate(self, size: int) -> None:
         self.fs.check_writable()
         if self.fmt != st.S_IFREG:
             super().truncate(size)
-        with self.fs.at(self.rel) as (pfd, name), host_errors(f"hostfs truncate {self.rel!r}"):
-            fd = _open_regular(pfd, name, os.O_WRONLY)
-            try:
-                os.ftruncate(fd, size)
-            finally:
-                os.close(fd)
+        try:
+            pfd, name = self.fs.at(self.rel)
+            with host_errors(f"hostfs truncate {self.rel!r}"):
+                fd = _open_regular(pfd, name, os.O_WRONLY)
+                try:
+                    os.ftruncate(fd, size)
+                finally:
+                    os.close(fd)
+        finally:
+            _base.tick()
 
     # symlinks and opening ---------------------------------------------------------------
     def readlink(self) -> bytes:
         if self.fmt != st.S_IFLNK:
             return super().readlink()
-        with self.fs.at(self.rel) as (fd, name), host_errors(f"hostfs readlink {self.rel!r}"):
+        fd, name = self.fs.at(self.rel)
+        with host_errors(f"hostfs readlink {self.rel!r}"):
             return os.readlink(name, dir_fd=fd)
 
     def open(self, flags: int) -> OpenFile:
-        if self.fmt == st.S_IFDIR:
-            return DirFile(self, flags)
-        if self.fmt in (st.S_IFCHR, st.S_IFBLK):
+        fmt = self.fmt
+        if fmt == st.S_IFDIR:
+            return self._open_dir(flags)
+        if fmt in (st.S_IFCHR, st.S_IFBLK):
             raise KernelError(errno.EACCES, "host device nodes are not opened")
-        if self.fmt in (st.S_IFIFO, st.S_IFSOCK):
+        if fmt in (st.S_IFIFO, st.S_IFSOCK):
             raise KernelError(errno.ENXIO, "host FIFOs and sockets are not opened")
-        if self.fmt == st.S_IFLNK:
+        if fmt == st.S_IFLNK:
             raise KernelError(errno.ELOOP, "open of a symbolic link")
         acc = flags & O_ACCMODE
-        host_acc = {O_WRONLY: os.O_WRONLY, O_RDWR: os.O_RDWR}.get(acc, os.O_RDONLY)
+        if acc == O_WRONLY:
+            host_acc = os.O_WRONLY
+        elif acc == O_RDWR:
+            host_acc = os.O_RDWR
+        else:  # O_RDONLY, and 3 (ioctl-only: no data access)
+            host_acc = os.O_RDONLY
         if host_acc != os.O_RDONLY:
             self.fs.check_writable()
-        with self.fs.at(self.rel) as (pfd, name), host_errors(f"hostfs open {self.rel!r}"):
+        pfd, name = self.fs.at(self.rel)
+        try:
             fd = _open_regular(pfd, name, host_acc | (flags & (O_SYNC | O_DSYNC)))
+        except OSError as e:
+            raise host_error(e, f"hostfs open {self.rel!r}") from None
         return HostFile(fd, flags, self, owns=True)
+
+    def _open_dir(self, flags: int) -> OpenFile:
+        """An open directory holds its own host fd, so it can still be stat'ed (nlink 0)
+        and read after the directory is removed, as on Linux."""
+        pfd, name = self.fs.at(self.rel)
+        try:
+            try:
+                fd = os.open(name, _DIR_FLAGS, dir_fd=pfd)
+            except PermissionError:
+                # The host refuses to list it (our permission check allowed it): keep an
+                # O_PATH fd for stat; reading the directory will fail with EACCES.
+                fd = os.open(name, _WALK_FLAGS, dir_fd=pfd)
+            s = os.fstat(fd)
+        except OSError as e:
+            raise host_error(e, f"hostfs open {self.rel!r}") from None
+        if self.fs.ino_of(s.st_dev, s.st_ino) != self.ino:
+            os.close(fd)
+            raise KernelError(errno.ENOENT, f"hostfs directory {self.rel!r} was replaced")
+        return HostDirFile(self, flags, fd)
+
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _rename(sfd: int, old_name: bytes, dfd: int, new_name: bytes, flags: int) -> None:
+    if flags & (RENAME_NOREPLACE | RENAME_EXCHANGE):
+        try:
+            os.stat(new_name, dir_fd=dfd, follow_symlinks=False)
+            exists = True
+        except FileNotFoundError:
+            exists = False
+        if flags & RENAME_NOREPLACE and exists:
+            raise KernelError(errno.EEXIST, f"{new_name!r} exists")
+        if flags & RENAME_EXCHANGE:
+            if not exists:
+                raise KernelError(errno.ENOENT, f"{new_name!r} does not exist")
+            tmp = b".compatd-exchange-" + os.urandom(8).hex().encode()
+            os.rename(old_name, tmp, src_dir_fd=sfd, dst_dir_fd=sfd)
+            os.rename(new_name, old_name, src_dir_fd=dfd, dst_dir_fd=sfd)
+            os.rename(tmp, new_name, src_dir_fd=sfd, dst_dir_fd=dfd)
+            return
+    os.rename(old_name, new_name, src_dir_fd=sfd, dst_dir_fd=dfd)
+
+
+def _scan(fs: HostFS, dfd: int) -> list[DirEntry]:
+    """The entries of the open host directory ``dfd`` (scandir rewinds it when done)."""
+    entries: list[DirEntry] = []
+    dev = os.fstat(dfd).st_dev
+    with os.scandir(dfd) as it:
+        for e in it:
+            if e.is_symlink():
+                dt = dtype_of(st.S_IFLNK)
+            elif e.is_dir(follow_symlinks=False):
+                dt = dtype_of(st.S_IFDIR)
+            elif e.is_file(follow_symlinks=False):
+                dt = dtype_of(st.S_IFREG)
+            else:  # only FIFOs, sockets and devices need a stat
+                dt = dtype_of(e.stat(follow_symlinks=False).st_mode)
+            entries.append(DirEntry(os.fsencode(e.name), fs.ino_of(dev, e.inode()), dt))
+    return entries
 
 
 def _open_regular(dir_fd: int, name: bytes, flags: int) -> int:
@@ -336,10 +533,14 @@ def _open_regular(dir_fd: int, name: bytes, flags: int) -> int:
     meanwhile cannot block us, O_NOFOLLOW so a symlink cannot redirect us."""
     fd = os.open(name, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC,
                  dir_fd=dir_fd)
-    if not st.S_ISREG(os.fstat(fd).st_mode):
+    try:
+        if not st.S_ISREG(os.fstat(fd).st_mode):
+            raise KernelError(errno.ENXIO, "host file changed type")
+        # Clear O_NONBLOCK again: one F_SETFL (it cannot change the O_SYNC bits we keep).
+        fcntl.fcntl(fd, fcntl.F_SETFL, 0)
+    except BaseException:
         os.close(fd)
-        raise KernelError(errno.ENXIO, "host file changed type")
-    os.set_blocking(fd, True)
+        raise
     return fd
 
 
@@ -355,8 +556,57 @@ class HostFile(HostFdFile):
     seek = OpenFile.seek
     readable_bytes = OpenFile.readable_bytes
 
+    def pwrite(self, data: bytes, offset: int) -> int:
+        try:
+            return os.pwrite(self.fd, data, offset)
+        except OSError as e:
+            raise host_error(e, "pwrite") from None
+        finally:
+            _base.tick()  # size and times changed: cached stats are stale
+
+    def truncate(self, size: int) -> None:
+        try:
+            super().truncate(size)
+        finally:
+            _base.tick()
+
     def stat(self) -> Stat:
         fs = self.inode.fs
-        with host_errors("fstat"):
+        try:
             s = os.fstat(self.fd)
+        except OSError as e:
+            raise host_error(e, "fstat") from None
         return stat_from_host(s, fs.dev, fs.ino_of(s.st_dev, s.st_ino))
+
+
+class HostDirFile(DirFile):
+    """An open hostfs directory over its own O_RDONLY host fd (O_PATH if the host would not
+    let us read it): stat and the listing come from the fd, release closes it."""
+
+    inode: HostInode
+
+    def __init__(self, inode: HostInode, flags: int, fd: int) -> None:
+        super().__init__(inode, flags)
+        self.fd = fd
+
+    def stat(self) -> Stat:
+        fs = self.inode.fs
+        try:
+            s = os.fstat(self.fd)
+        except OSError as e:
+            raise host_error(e, "fstat") from None
+        return stat_from_host(s, fs.dev, fs.ino_of(s.st_dev, s.st_ino))
+
+    def size(self) -> int:
+        return self.stat().size
+
+    def children(self) -> list[DirEntry]:
+        try:
+            return _scan(self.inode.fs, self.fd)
+        except OSError as e:
+            if e.errno == errno.EBADF:  # an O_PATH fd: the host would not let us list it
+                raise KernelError(errno.EACCES, "hostfs directory not readable") from None
+            raise host_error(e, f"hostfs readdir {self.inode.rel!r}") from None
+
+    def release(self) -> None:
+        os.close(self.fd)

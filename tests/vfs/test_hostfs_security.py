@@ -12,6 +12,7 @@ import pytest
 from compatd.errors import KernelError
 from tests.vfs.helpers import World, raises
 from vfs import ops
+from vfs.base import tick
 from vfs.flags import O_CREAT, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, RENAME_EXCHANGE, W_OK
 from vfs.hostfs import HostFS
 from vfs.mount import MountTable
@@ -58,14 +59,36 @@ def test_swapped_directory_component_does_not_escape(tmp_path):
     (host / "dir" / "hostname").write_text("inside")
     fs = HostFS(bytes(host))
     inode = fs.root.lookup(b"dir").lookup(b"hostname")
-    # The directory is replaced by a symlink to the host's /etc after the lookup.
+    # Another host process replaces the directory by a symlink to the host's /etc after
+    # the lookup, before the next syscall.
     os.rename(host / "dir", host / "old")
     os.symlink("/etc", host / "dir")
+    tick()
     for call in (inode.stat, lambda: inode.open(O_RDONLY),
                  lambda: inode.truncate(0), lambda: inode.chmod(0o777)):
         with pytest.raises(KernelError) as ei:
             call()
         assert ei.value.errno in (errno.ELOOP, errno.ENOTDIR)
+
+
+def test_swap_within_one_syscall_uses_the_old_directory(tmp_path):
+    """Directory fds are cached for a generation: a swap between two steps of one syscall
+    acts on the directory that was there (as if the swap came just after), never on what
+    the symlink points to."""
+    host = tmp_path / "root"
+    (host / "dir").mkdir(parents=True)
+    (host / "dir" / "hostname").write_text("inside")
+    fs = HostFS(bytes(host))
+    inode = fs.root.lookup(b"dir").lookup(b"hostname")
+    os.rename(host / "dir", host / "old")
+    os.symlink("/etc", host / "dir")
+    f = inode.open(O_RDONLY)
+    try:
+        assert f.read(100) == b"inside"
+    finally:
+        f.release()
+    tick()
+    raises(errno.ENOTDIR, inode.open, O_RDONLY)
 
 
 def test_swapped_final_component_does_not_escape(tmp_path):
