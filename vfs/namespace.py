@@ -9,6 +9,8 @@ from compatd.errors import KernelError
 from vfs.devfs import DevFS
 from vfs.hostfs import HostFS
 from vfs.mount import Mount, MountTable
+from vfs.procfs import KernelLike, ProcFS
+from vfs.sysfs import SysFS
 from vfs.tmpfs import TmpFS
 
 
@@ -24,10 +26,24 @@ def tmpfs(ns: MountTable, path: bytes) -> Mount:
     return ns.mount(TmpFS(), path, source=b"tmpfs")
 
 
-def default_namespace(cwd: bytes) -> MountTable:
+def mount_proc(ns: MountTable, kernel: KernelLike, at: bytes = b"/proc") -> Mount:
+    """Mount a procfs of ``kernel`` (once the Kernel exists: it needs the namespace first)."""
+    return ns.mount(ProcFS(kernel), at, source=b"proc")
+
+
+def mount_sys(ns: MountTable, at: bytes = b"/sys") -> Mount | None:
+    """The read-only sysfs subset at ``at``, if the host has a /sys to draw from."""
+    if not os.path.isdir(b"/sys/devices"):
+        return None
+    return ns.mount(SysFS(b"/sys"), at, readonly=True, source=b"sysfs")
+
+
+def default_namespace(cwd: bytes, kernel: KernelLike | None = None) -> MountTable:
     """What ``compatd run`` starts with.
 
-    ``/`` is the host's root, read-only; ``/tmp`` a fresh tmpfs; ``/dev`` a devfs with a
+    ``/`` is the host's root, read-only; ``/proc`` a procfs of ``kernel`` when one is given
+    (else the caller mounts it with ``mount_proc`` once the Kernel exists); ``/sys`` the
+    read-only sysfs subset; ``/tmp`` a fresh tmpfs; ``/dev`` a devfs with a
     tmpfs on ``/dev/shm`` (POSIX shared memory, as on Linux); and the host's current
     directory ``cwd`` is bound read-write at the same path, so what the program writes
     there is on the host afterwards. The bind comes last so a ``cwd`` inside /tmp or /dev
@@ -37,6 +53,9 @@ def default_namespace(cwd: bytes) -> MountTable:
     if not cwd.startswith(b"/"):
         raise KernelError(errno.EINVAL, f"cwd {cwd!r} is not absolute")
     ns = MountTable(HostFS(b"/", readonly=True), readonly=True, source=b"/")
+    if kernel is not None:
+        mount_proc(ns, kernel)
+    mount_sys(ns)
     tmpfs(ns, b"/tmp")
     ns.mount(DevFS(), b"/dev", source=b"devfs")
     tmpfs(ns, b"/dev/shm")

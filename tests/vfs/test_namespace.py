@@ -52,7 +52,7 @@ def test_dev_and_mount_order(tmp_path):
     assert isinstance(ops.lookup(w.ctx(), b"/dev").mount.fs, DevFS)
     assert isinstance(ops.lookup(w.ctx(), b"/dev/shm").mount.fs, TmpFS)
     targets = [m.target for m in w.ns.mounts()]
-    assert targets == [b"/", b"/tmp", b"/dev", b"/dev/shm", bytes(tmp_path)]
+    assert targets == [b"/", b"/sys", b"/tmp", b"/dev", b"/dev/shm", bytes(tmp_path)]
     m = tmpfs(w.ns, b"/tmp/a/b")  # mkdir -p in the writable /tmp
     assert ops.lookup(w.ctx(), b"/tmp/a/b").mount is m
 
@@ -64,4 +64,4 @@ def test_mount_point_under_readonly_fs_is_enoent(tmp_path):
 
 def test_cwd_root():
     w = World(default_namespace(b"/"))
-    assert [m.target for m in w.ns.mounts()] == [b"/", b"/tmp", b"/dev", b"/dev/shm"]
+    assert [m.target for m in w.ns.mounts()] == [b"/", b"/sys", b"/tmp", b"/dev", b"/dev/shm"]
