@@ -11,10 +11,14 @@ import os
 import signal
 import stat as st
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from compatd.errors import KernelError
+
+if TYPE_CHECKING:
+    from vfs.mount import MountTable
 
 
 class CommandLineError(Exception):
@@ -36,9 +40,26 @@ def cli() -> None:
     show_default=True,
     help="Keep the supervisor and the program on one CPU (a ptrace stop is then much cheaper).",
 )
+@click.option(
+    "--root", "root_dir", metavar="DIR",
+    help="The sandbox's / is DIR (read-only, changes kept in memory) instead of the host's /.",
+)
+@click.option(
+    "--bind", "binds", metavar="HOST:SANDBOX[:ro]", multiple=True,
+    help="Show the host directory HOST at SANDBOX (read-write unless :ro). Repeatable.",
+)
+@click.option(
+    "--tmpfs", "tmpfs_paths", metavar="PATH", multiple=True,
+    help="Mount an empty in-memory filesystem at PATH. Repeatable.",
+)
+@click.option(
+    "--ro", is_flag=True,
+    help="Nothing reaches the host: the cwd and read-write binds keep changes in memory.",
+)
 @click.argument("program")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def run(strict: bool, trace_all: bool, pin: bool, program: str, args: tuple[str, ...]) -> None:
+def run(strict: bool, trace_all: bool, pin: bool, root_dir: str | None, binds: tuple[str, ...],
+        tmpfs_paths: tuple[str, ...], ro: bool, program: str, args: tuple[str, ...]) -> None:
     """Run PROGRAM with ARGS under compatd; exit with its status (128+N if killed by N)."""
     from compatd import loader
     from compatd.kernel.kernel import Kernel, shell_status
@@ -46,11 +67,10 @@ def run(strict: bool, trace_all: bool, pin: bool, program: str, args: tuple[str,
     from compatd.platform.seccomp import build_program
     from syscalls.table import filter_rules, load_all
     from vfs import ops
-    from vfs.namespace import default_namespace, mount_proc
+    from vfs.namespace import mount_proc
 
     load_all()
-    cwd = os.getcwd().encode()
-    ns = default_namespace(cwd)
+    ns, cwd = _namespace(os.getcwd().encode(), root_dir, binds, tmpfs_paths, ro)
     root = ns.root_dentry()
     ctx = ops.PathContext(root, root, _HostCreds(), 0o022)
     try:
@@ -102,6 +122,31 @@ def syscalls(fmt: str) -> None:
         from rich.console import Console
 
         tablefmt.render_terminal(entries, Console())
+
+
+def _namespace(cwd: bytes, root_dir: str | None, binds: tuple[str, ...],
+               tmpfs_paths: tuple[str, ...], ro: bool) -> tuple[MountTable, bytes]:
+    """The mount namespace the mount options ask for, and the cwd in it; a bad option is a
+    ``CommandLineError``."""
+    from vfs.namespace import build_namespace, parse_bind
+
+    root = None
+    if root_dir is not None:
+        if not os.path.isdir(root_dir):
+            raise CommandLineError(f"--root {root_dir}: not a directory")
+        root = os.fsencode(os.path.abspath(root_dir))
+    try:
+        parsed = [parse_bind(b) for b in binds]
+    except ValueError as e:
+        raise CommandLineError(str(e)) from None
+    for p in tmpfs_paths:
+        if not p.startswith("/"):
+            raise CommandLineError(f"--tmpfs {p}: the path must be absolute")
+    try:
+        return build_namespace(cwd, root=root, binds=parsed,
+                               tmpfs_paths=[os.fsencode(p) for p in tmpfs_paths], ro=ro)
+    except KernelError as e:
+        raise CommandLineError(f"cannot set up the mounts: {e}") from None
 
 
 class _HostCreds:
