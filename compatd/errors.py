@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno as _errno
+from collections.abc import Callable
 
 
 class KernelError(Exception):
@@ -28,3 +29,30 @@ class Unsupported(KernelError):
     unknown value, and the kernel records it as unsupported in the run report."""
 
     __slots__ = ()
+
+
+class BrokenPipe(KernelError):
+    """EPIPE from writing to a pipe without readers: Linux also sends the writer SIGPIPE.
+
+    The kernel loop records the signal as pending for the task (``Kernel.pending_signals``)
+    until signal delivery arrives with the processes issue."""
+
+    __slots__ = ()
+
+    def __init__(self, why: str = "") -> None:
+        super().__init__(_errno.EPIPE, why)
+
+
+class WouldBlock(Exception):  # noqa: N818 - a condition, not an error: the call waits
+    """A handler cannot finish now without blocking (a read of an empty pipe that has
+    writers, a lock held by another description).
+
+    Not a ``KernelError``: the kernel loop leaves the task stopped in its syscall, parks it
+    and retries later; ``retry`` (default: the handler again with the same arguments) is
+    what it calls, so a call that made progress (part of a large pipe write) can resume
+    where it stopped instead of starting over. A retry may raise ``WouldBlock`` again."""
+
+    def __init__(self, why: str = "", retry: Callable[[], int] | None = None) -> None:
+        super().__init__(why)
+        self.why = why
+        self.retry = retry

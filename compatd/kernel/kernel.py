@@ -7,20 +7,23 @@ loop goes on; ``strict`` (used by the tests) makes it fatal instead.
 
 from __future__ import annotations
 
+import copy
 import errno
 import os
 import sys
 import traceback
 from collections import Counter
+from collections.abc import Callable
 from typing import TYPE_CHECKING, TextIO
 
 from compatd import loader
-from compatd.errors import KernelError, Unsupported
+from compatd.errors import KernelError, Unsupported, WouldBlock
 from compatd.kernel.fdtable import FDTable
 from compatd.kernel.mm import TaskSpace
 from compatd.kernel.task import Creds, FSContext, Task, ThreadGroup, host_rlimits
 from compatd.platform.events import CLONED, EXECED, EXITED, SIGNAL, STOPPED, SYSCALL, Event
 from compatd.platform.stub import STUB_TRAP_NR
+from syscalls.numbers import NUMBERS
 from syscalls.table import BY_NR, MAX_NR, Level, load_all
 from vfs.base import tick
 
@@ -33,8 +36,18 @@ if TYPE_CHECKING:
 # A handler returns this (never a possible result: results fit in 64 bits) when the model
 # has done its part and the host must now run the call itself (exit, exit_group).
 RUN_ON_HOST = 1 << 64
+# A handler returns this when it has already put the task where it must run next (exec
+# leaves it in the fresh stub): the loop only resumes it.
+RESUMED = 1 << 65
 
 ENOSYS = -errno.ENOSYS
+CLONE_FILES = 0x400
+CLONE_FS = 0x200
+CLONE_PARENT = 0x8000
+CLONE_THREAD = 0x10000
+NR_WAIT4 = NUMBERS["wait4"]
+WNOHANG = 1
+WALL = 0x40000000
 
 
 class HandlerCrash(RuntimeError):
@@ -63,6 +76,11 @@ class Kernel:
         self.current: Task | None = None
         self.exit_status: int | None = None  # the first process's wait status
         self.unsupported: Counter[str] = Counter()  # "name: case" -> times hit
+        # Tasks waiting in an emulated blocking call: tid -> how to try the call again.
+        self.parked: dict[int, Callable[[], int]] = {}
+        # New tasks whose first stop came before their parent's clone event.
+        self.early_stops: set[int] = set()
+        self.max_procs = 512
         self.crashes: list[str] = []
 
     # start ------------------------------------------------------------------------------
@@ -166,12 +184,54 @@ class Kernel:
             ret = -e.errno
             if type(e) is Unsupported:
                 self.unsupported[f"{entry.name}: {e.why}"] += 1
+        except WouldBlock as e:
+            args = ev.args
+            self.parked[tid] = e.retry or (lambda: invoke(task, args))
+            return
         except Exception as e:
             ret = self.handler_crashed(entry.name, ev, e)
+        self.finish(tid, ret)
+        if self.parked:
+            self.retry_parked()
+
+    def finish(self, tid: int, ret: int) -> None:
+        """Complete a trapped call with ``ret`` (or the sentinels' meaning)."""
         if ret == RUN_ON_HOST:
-            platform.passthrough(tid)
+            self.platform.passthrough(tid)
+        elif ret == RESUMED:
+            self.platform.resume(tid)
         else:
-            platform.complete(tid, ret)
+            self.platform.complete(tid, ret)
+
+    def retry_parked(self) -> None:
+        """Try every parked call again (something changed: a syscall completed, a task
+        exited); finish those that no longer block."""
+        for tid, retry in list(self.parked.items()):
+            task = self.tasks.get(tid)
+            if task is None:
+                self.parked.pop(tid, None)
+                continue
+            self.current = task
+            try:
+                ret = retry()
+            except WouldBlock as e:
+                if e.retry is not None:
+                    self.parked[tid] = e.retry
+                continue
+            except KernelError as e:
+                ret = -e.errno
+            except Exception as e:
+                ret = self.handler_crashed("parked", Event(0, tid), e)
+            del self.parked[tid]
+            self.finish(tid, ret)
+
+    def interrupt_parked(self, tgid: int) -> None:
+        """A signal for a process whose thread waits in an emulated call: the call fails
+        with EINTR so the host can deliver the signal (restart semantics arrive with
+        interruptible parking)."""
+        for tid in [tid for tid in self.parked if self.tasks[tid].group.tgid == tgid]:
+            del self.parked[tid]
+            self.platform.complete(tid, -errno.EINTR)
 
     def handler_crashed(self, name: str, ev: Event, exc: Exception) -> int:
         args = ", ".join(hex(a) for a in ev.args)
@@ -188,6 +248,8 @@ class Kernel:
         tid = ev.tid
         if kind == EXITED:
             self.task_exited(tid, ev)
+            if self.parked:
+                self.retry_parked()
         elif kind == EXECED:
             task = self.tasks.get(tid)
             if task is not None:
@@ -196,15 +258,86 @@ class Kernel:
         elif kind == SIGNAL:
             self.platform.resume(tid, ev.value)
         elif kind == STOPPED:
-            self.platform.resume(tid)
+            if tid in self.tasks:
+                self.platform.resume(tid)
+            else:
+                self.early_stops.add(tid)  # a new task: it runs once the model has it
         elif kind == CLONED:
-            # Process creation is declared ENOSYS until the processes issue; a clone that
-            # still happened (it cannot, with the filter) would run untracked.
-            self.platform.resume(tid)
+            self.on_clone(tid, ev.value)
+
+    # processes ----------------------------------------------------------------------------
+    def on_clone(self, parent_tid: int, child_tid: int) -> None:
+        """The host created a task for a trapped clone/fork/vfork: build its model (what
+        the clone flags share, what they copy) before it runs its first instruction."""
+        parent = self.tasks[parent_tid]
+        flags = parent.pending_clone
+        parent.pending_clone = 0
+        pg = parent.group
+        if flags & CLONE_THREAD:
+            group = pg
+        else:
+            ppid = pg.ppid if flags & CLONE_PARENT else pg.tgid
+            group = ThreadGroup(child_tid, ppid, copy.copy(pg.creds),
+                                {k: list(v) for k, v in pg.rlimits.items()})
+            group.creds.groups = list(pg.creds.groups)
+            group.pgid, group.sid = pg.pgid, pg.sid
+            group.exe, group.comm, group.argv, group.envp = pg.exe, pg.comm, pg.argv, pg.envp
+            group.brk_start, group.brk, group.scratch = pg.brk_start, pg.brk, pg.scratch
+            group.mapped_files = dict(pg.mapped_files)
+            self.groups[child_tid] = group
+        fdt = parent.fdt if flags & CLONE_FILES else parent.fdt.copy()
+        fs = parent.fs if flags & CLONE_FS else parent.fs.copy()
+        child = Task(child_tid, group, fdt, fs, self.platform.memory(child_tid), self)
+        child.started = True
+        group.tasks[child_tid] = child
+        self.tasks[child_tid] = child
+        self.platform.resume(parent_tid)
+        if child_tid in self.early_stops:
+            self.early_stops.discard(child_tid)
+            self.platform.resume(child_tid)
+
+    def check_process_limit(self) -> None:
+        """--max-procs: a fork bomb stops at EAGAIN, as RLIMIT_NPROC would stop it."""
+        live = sum(1 for g in self.groups.values() if g.tasks)
+        if live >= self.max_procs:
+            raise KernelError(errno.EAGAIN, f"process limit {self.max_procs} reached")
+
+    def exec_task(self, task: Task, plan: ExecPlan, argv: int, envp: int) -> int:
+        """Replace the task's program: the host execs the stub (argv/envp: the caller's
+        own arrays, so the host sizes the stack), then ``finish_exec`` loads ``plan``."""
+        ret = self.platform.exec_stub(task.tid, task.group.scratch, argv, envp)
+        if ret < 0:
+            plan.program.file.release()
+            if plan.interpreter is not None:
+                plan.interpreter.file.release()
+            raise KernelError(-ret, "the host refused to exec the stub")
+        # Past the point of no return: close-on-exec descriptors go (from a private copy of
+        # the table, as exec unshares it), the host has killed the other threads.
+        fdt = task.fdt.copy()
+        for fd in list(fdt.cloexec):
+            fdt.close(fd)
+        task.fdt = fdt
+        task.pending_exec = plan
+        return RESUMED
+
+    def reap(self, waiter: Task, group: ThreadGroup) -> None:
+        """The parent collected a zombie: forget it, and free its pid on the host too (the
+        host parent is the waiter's process; an injected wait4 with no pointers)."""
+        self.groups.pop(group.tgid, None)
+        self.platform.inject(waiter.tid, NR_WAIT4, group.tgid, 0, WNOHANG | WALL, 0)
+
+    def signal_process(self, tgid: int, sig: int) -> None:
+        if tgid in {self.tasks[t].group.tgid for t in self.parked}:
+            self.interrupt_parked(tgid)
+        try:
+            os.kill(tgid, sig)
+        except ProcessLookupError:
+            pass
 
     def task_exited(self, tid: int, ev: Event) -> None:
         task = self.tasks.pop(tid, None)
         self.platform.forget(tid)
+        self.parked.pop(tid, None)
         if task is None:
             return
         group = task.group
@@ -214,12 +347,21 @@ class Kernel:
             group.exit_status = status
             if tid == self.first_tgid:
                 self.exit_status = status
-        if not group.tasks:
-            task.fdt.close_all()
-            self.groups.pop(group.tgid, None)
+        if group.tasks:
+            return
+        task.fdt.close_all()
+        if group.exit_status is None:
+            group.exit_status = 0
+        # Orphans now belong to no sandboxed process: nobody will wait for them.
+        for g in list(self.groups.values()):
+            if g.ppid == group.tgid:
+                g.ppid = os.getpid()
+                if not g.tasks:
+                    self.groups.pop(g.tgid, None)
+        if group.ppid not in self.groups:
+            self.groups.pop(group.tgid, None)  # no sandboxed parent will reap it
         if tid == self.first_tgid and self.tasks:
-            # The first program is gone: nothing may outlive it (the processes issue will
-            # let its children finish first).
+            # The first program is gone: nothing may outlive it (as a container's init).
             self.platform.kill_all()
 
 

@@ -104,13 +104,15 @@ class ThreadGroup:
 class Task:
     """A thread: its tid, its process, and the contexts it may share with other threads."""
 
-    __slots__ = ("tid", "group", "fdt", "fs", "mem", "kernel", "started", "pending_exec")
+    __slots__ = ("tid", "group", "fdt", "fs", "mem", "kernel", "started", "pending_exec",
+                 "pending_clone")
 
     def __init__(self, tid: int, group: ThreadGroup, fdt: FDTable, fs: FSContext,
                  mem: Memory, kernel: Kernel) -> None:
         self.tid = tid
         self.kernel = kernel
         self.pending_exec: ExecPlan | None = None  # loaded when the task reaches the stub
+        self.pending_clone = 0  # the flags of the clone the host is carrying out
         self.group = group
         self.fdt = fdt
         self.fs = fs

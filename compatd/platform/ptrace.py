@@ -68,6 +68,7 @@ STUB_FD = 101
 SYS_RECVMSG = 47
 SYS_CLOSE = 3
 SYS_MUNMAP = 11
+SYS_EXECVEAT = 322
 MSG_CMSG_CLOEXEC = 0x40000000
 SYSCALL_STOP = signal.SIGTRAP | (PTRACE_EVENT_SECCOMP << 8)
 SYSCALL_EXIT_STOP = signal.SIGTRAP | 0x80  # TRACESYSGOOD marks syscall stops
@@ -330,24 +331,29 @@ class PtracePlatform:
         self.at_exit_stop.add(tid)
         return result - (1 << 64) if result >> 63 else result
 
-    def _step_to_exit(self, tid: int, from_exit: bool) -> None:
-        """Resume with PTRACE_SYSCALL until the task reaches a syscall-exit stop.
+    def _step_to_exit(self, tid: int, from_exit: bool) -> bool:
+        """Resume with PTRACE_SYSCALL until the task reaches a syscall-exit stop; return
+        whether it exec'd on the way (an injected execve).
 
         From an exit stop the task passes a syscall-entry stop and, when the filter traps the
         call, a seccomp stop on the way; both are stepped over (the host runs the call).
         """
         info = ctypes.create_string_buffer(88)
+        execed = False
         _check(_ptrace(PTRACE_SYSCALL, tid, None, None), "SYSCALL")
         while True:
             _, status = os.waitpid(tid, WALL)
             if os.WIFEXITED(status) or os.WIFSIGNALED(status):
                 raise KernelError(errno.ESRCH, "task died during an injected syscall")
-            if status >> 8 == SYSCALL_EXIT_STOP:
+            if status >> 8 == signal.SIGTRAP | (PTRACE_EVENT_EXEC << 8):
+                execed = True
+                self.memory(tid).reopen()
+            elif status >> 8 == SYSCALL_EXIT_STOP:
                 if not from_exit:
-                    return
+                    return execed
                 _ptrace(PTRACE_GET_SYSCALL_INFO, tid, 88, ctypes.addressof(info))
                 if info.raw[0] == SYSCALL_INFO_EXIT:
-                    return
+                    return execed
             # An entry stop, a seccomp stop, or a signal arriving (delivered later by the
             # host, which re-raises pending signals when the task returns to user mode).
             _check(_ptrace(PTRACE_SYSCALL, tid, None, None), "SYSCALL")
@@ -372,6 +378,35 @@ class PtracePlatform:
         if level != socket.SOL_SOCKET or kind != socket.SCM_RIGHTS:
             raise KernelError(errno.EFAULT, "the host fd did not arrive")
         return fd
+
+    def exec_stub(self, tid: int, scratch: int, argv: int, envp: int) -> int:
+        """execve the stub in the stopped task with the program's own argv and envp arrays
+        (so the host sizes the new stack and applies its E2BIG rules); 0 once the task sits
+        in the fresh stub image (resume it: it traps with STUB_TRAP_NR), else -errno with
+        the task as it was."""
+        stub = stub_memfd()
+        try:
+            tfd = self.install_fd(tid, stub, scratch)
+        finally:
+            os.close(stub)
+        self.memory(tid).write(scratch + 192, b"\0")  # the empty path of AT_EMPTY_PATH
+        regs = self.regs[tid]
+        saved = ptrace_registers_t()
+        ctypes.pointer(saved)[0] = regs
+        regs.orig_rax = regs.rax = SYS_EXECVEAT
+        regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8 = tfd, scratch + 192, argv, envp, 0x1000
+        regs.rip -= 2  # install_fd left the task at a syscall exit: run the instruction again
+        _check(_ptrace(PTRACE_SETREGS, tid, None, ctypes.addressof(regs)), "SETREGS")
+        execed = self._step_to_exit(tid, True)
+        _check(_ptrace(PTRACE_GETREGS, tid, None, ctypes.addressof(regs)), "GETREGS")
+        if execed:
+            self.at_exit_stop.discard(tid)
+            return 0
+        result = regs.rax - (1 << 64) if regs.rax >> 63 else regs.rax
+        ctypes.pointer(regs)[0] = saved
+        regs.orig_rax = U64
+        self.inject(tid, SYS_CLOSE, tfd)
+        return result
 
     def start_at(self, tid: int, rip: int, rsp: int) -> None:
         """Start a freshly loaded program: entry point, stack, general registers zeroed (as

@@ -196,9 +196,6 @@ clock("time", HOST, "tloc:struct_out",
 # STUB: answering 0 without doing anything is what the program needs.
 # ==========================================================================================
 
-files("sync", STUB, "",
-      reason="nothing is cached in the supervisor: hostfs writes already reached the host "
-             "kernel and tmpfs has no disk; sync cannot fail")
 
 
 # ==========================================================================================
@@ -207,8 +204,6 @@ files("sync", STUB, "",
 
 # --- files: the rest of the file family (issue 3) -----------------------------------------
 
-files("openat2", ENOSYS, "dirfd:fd path:path how:struct_in size:size",
-      reason=later(3, "openat2's RESOLVE_* resolver restrictions; glibc opens with openat"))
 files("ustat", ENOSYS, "dev:uint ubuf:struct_out",
       reason="obsolete (glibc dropped its wrapper in 2.28); statfs, which arrives with "
              "issue 3, replaces it")
@@ -217,16 +212,6 @@ files("sysfs", ENOSYS, "option:int arg1:ulong arg2:ulong",
              "arrives with issue 3")
 files("flock", ENOSYS, "fd:fd operation:int/flock",
       reason=later(3, "advisory file locks (flock and fcntl locks)"))
-files("readahead", ENOSYS, "fd:fd offset:off count:size",
-      reason=later(3, "page-cache hints on VFS files"))
-files("fadvise64", ENOSYS, "fd:fd offset:off len:size advice:int",
-      reason=later(3, "page-cache hints on VFS files; posix_fadvise callers ignore failure"))
-files("fallocate", ENOSYS, "fd:fd mode:int offset:off len:off",
-      reason=later(3, "space allocation and hole punching in VFS files"))
-files("sync_file_range", ENOSYS, "fd:fd offset:off nbytes:off flags:flags",
-      reason=later(3, "ranged writeback of VFS files"))
-files("syncfs", ENOSYS, "fd:fd",
-      reason=later(3, "per-filesystem sync (it must still check the fd)"))
 files("sendfile", ENOSYS, "out_fd:fd in_fd:fd offset:struct_inout count:size",
       reason=later(3, "in-supervisor copies between files (sendfile, splice, "
                       "copy_file_range)"))
@@ -240,16 +225,6 @@ files("tee", ENOSYS, "fd_in:fd fd_out:fd len:size flags:flags",
       reason=later(3, "duplicating pipe contents"))
 files("vmsplice", ENOSYS, "fd:fd iov:struct_in nr_segs:ulong flags:flags",
       reason=later(3, "moving user memory into pipes"))
-files("preadv", ENOSYS, "fd:fd iov:struct_in iovcnt:int offset:off offset_high:ulong",
-      reason=later(3, "vectored positioned I/O (preadv/pwritev and their v2 forms)"))
-files("pwritev", ENOSYS, "fd:fd iov:struct_in iovcnt:int offset:off offset_high:ulong",
-      reason=later(3, "vectored positioned I/O (preadv/pwritev and their v2 forms)"))
-files("preadv2", ENOSYS, "fd:fd iov:struct_in iovcnt:int offset:off offset_high:ulong "
-      "flags:flags",
-      reason=later(3, "vectored positioned I/O with RWF_* flags"))
-files("pwritev2", ENOSYS, "fd:fd iov:struct_in iovcnt:int offset:off offset_high:ulong "
-      "flags:flags",
-      reason=later(3, "vectored positioned I/O with RWF_* flags"))
 files("pipe", ENOSYS, "pipefd:struct_out",
       reason=later(3, "pipes (pipefs)"))
 files("pipe2", ENOSYS, "pipefd:struct_out flags:flags/open",
@@ -258,12 +233,6 @@ files("memfd_create", ENOSYS, "name:str flags:flags/memfd",
       reason=later(3, "memfds, the tmpfs-backed files that can be mapped"))
 files("remap_file_pages", ENOSYS, "addr:ptr size:size prot:ulong pgoff:ulong flags:ulong",
       reason="deprecated nonlinear file mappings; if ever, with the file mmap work of issue 3")
-files("name_to_handle_at", ENOSYS, "dirfd:fd path:path handle:struct_inout "
-      "mount_id:struct_out flags:flags/at",
-      reason="file handles are only useful with open_by_handle_at, which needs "
-             "CAP_DAC_READ_SEARCH; callers fall back to paths")
-files("open_by_handle_at", ENOSYS, "mount_fd:fd handle:struct_in flags:flags/open",
-      reason=privileged("opening by file handle requires CAP_DAC_READ_SEARCH"))
 files("cachestat", ENOSYS, "fd:fd range:struct_in cstat:struct_out flags:flags",
       reason="page-cache statistics have no meaning for VFS files; callers treat ENOSYS "
              "as an older kernel")
@@ -367,30 +336,6 @@ mounts("swapoff", ENOSYS, "path:path",
 
 # --- processes: creation, exec, wait, signals to others (issue 4) ------------------------
 
-procs("clone", ENOSYS, "flags:flags/clone stack:ptr parent_tid:ptr child_tid:ptr tls:ulong",
-      reason=later(4, "process and thread creation (clone flags decide what the model "
-                      "shares)"))
-procs("clone3", ENOSYS, "args:struct_in size:size",
-      reason=later(4, "process and thread creation; glibc falls back to clone on ENOSYS"))
-procs("fork", ENOSYS, "",
-      reason=later(4, "process creation"))
-procs("vfork", ENOSYS, "",
-      reason=later(4, "process creation"))
-procs("execve", ENOSYS, "path:path argv:ptr envp:ptr",
-      reason=later(4, "exec through the VFS and our own ELF loader"))
-procs("execveat", ENOSYS, "dirfd:fd path:path argv:ptr envp:ptr flags:flags/at",
-      reason=later(4, "exec through the VFS and our own ELF loader"))
-procs("wait4", ENOSYS, "pid:pid wstatus:struct_out options:flags/wait rusage:struct_out",
-      reason=later(4, "waiting for children of the process model"))
-procs("waitid", ENOSYS, "idtype:int id:pid infop:struct_out options:flags/wait "
-      "rusage:struct_out",
-      reason=later(4, "waiting for children of the process model"))
-procs("kill", ENOSYS, "pid:pid sig:signo/signals",
-      reason=later(4, "signals to other processes, checked against the sandbox"))
-procs("tkill", ENOSYS, "tid:pid sig:signo/signals",
-      reason=later(4, "signals to other threads, checked against the sandbox"))
-procs("tgkill", ENOSYS, "tgid:pid tid:pid sig:signo/signals",
-      reason=later(4, "signals to other threads, checked against the sandbox"))
 procs("rt_sigqueueinfo", ENOSYS, "tgid:pid sig:signo/signals info:struct_in",
       reason=later(4, "queued signals to other processes, checked against the sandbox"))
 procs("rt_tgsigqueueinfo", ENOSYS, "tgid:pid tid:pid sig:signo/signals info:struct_in",
@@ -477,12 +422,6 @@ creds("capget", ENOSYS, "hdrp:struct_inout datap:struct_out",
       reason=later(4, "capabilities in the credentials model"))
 creds("capset", ENOSYS, "hdrp:struct_in datap:struct_in",
       reason=later(4, "capabilities in the credentials model"))
-_PGRP = later(4, "process groups and sessions in the process model (job control)")
-creds("setpgid", ENOSYS, "pid:pid pgid:pid", reason=_PGRP)
-creds("getpgid", ENOSYS, "pid:pid", reason=_PGRP)
-creds("getpgrp", ENOSYS, "", reason=_PGRP)
-creds("setsid", ENOSYS, "", reason=_PGRP)
-creds("getsid", ENOSYS, "pid:pid", reason=_PGRP)
 
 # --- scheduling (issue 4) -----------------------------------------------------------------
 
