@@ -187,6 +187,14 @@ class Inode:
     def link(self, name: bytes, target: Inode) -> None:
         raise KernelError(errno.EPERM, "hard links not supported")
 
+    def link_file(self, name: bytes, f: OpenFile) -> None:
+        """A new name for the file an open description holds (linkat with AT_EMPTY_PATH,
+        O_TMPFILE files): its last name may be gone. Filesystems whose inodes are names
+        (hostfs) link through the open file instead."""
+        if f.inode is None:
+            raise KernelError(errno.EXDEV, "no inode to link")
+        self.link(name, f.inode)
+
     def unlink(self, name: bytes) -> None:
         """Remove a non-directory (EISDIR for a directory, as unlink(2) on Linux)."""
         raise KernelError(errno.EPERM if self.is_dir() else errno.ENOTDIR, "unlink not supported")

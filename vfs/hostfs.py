@@ -217,7 +217,8 @@ class HostInode(Inode):
     fs: HostFS
 
     def __init__(self, fs: HostFS, rel: bytes, ino: int, mode: int) -> None:
-        super().__init__(fs, ino)
+        self.fs = fs  # Inode.__init__, inlined: one inode per lookup
+        self.ino = ino
         self.rel = rel
         self.fmt = st.S_IFMT(mode)  # a file's type never changes; its permissions may
         self._st: Stat | None = None  # the Stat of generation _gen
@@ -349,6 +350,22 @@ class HostInode(Inode):
             dfd = self._dir()
             with host_errors(f"hostfs link {name!r}"):
                 os.link(sname, name, src_dir_fd=sfd, dst_dir_fd=dfd, follow_symlinks=False)
+        finally:
+            _base.tick()
+
+    def link_file(self, name: bytes, f: OpenFile) -> None:
+        """Link the host file behind ``f`` (its name may be gone, or it is an O_TMPFILE file)
+        through the supervisor's own /proc/self/fd: linkat(AT_SYMLINK_FOLLOW) of an fd link
+        names the open file itself."""
+        host_fd = getattr(f, "host_fd", None)
+        fd = host_fd() if host_fd is not None else None
+        if fd is None or not isinstance(f.inode, HostInode) or f.inode.fs is not self.fs:
+            return super().link_file(name, f)
+        self.fs.check_writable()
+        try:
+            dfd = self._dir()
+            with host_errors(f"hostfs link {name!r}"):
+                os.link(f"/proc/self/fd/{fd}", name, dst_dir_fd=dfd, follow_symlinks=True)
         finally:
             _base.tick()
 

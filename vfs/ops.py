@@ -37,12 +37,12 @@ from vfs.flags import (
     writable,
 )
 from vfs.resolver import (
-    MAXSYMLINKS,
     PATH_MAX,
+    RESOLVE_NO_XDEV,
     CredsLike,
     Parent,
+    Walk,
     enter,
-    magic_target,
     may_access,
     resolve,
     resolve_parent,
@@ -191,19 +191,20 @@ def _is_ancestor(inode: Inode, d: Dentry) -> bool:
 
 # lookup and open -------------------------------------------------------------------------
 
-def lookup(ctx: PathContext, path: bytes, follow: bool = True) -> Dentry:
-    """The dentry of ``path`` (see ``resolver.resolve`` for the errors)."""
-    return resolve(ctx.root, ctx.start, path, follow=follow, creds=ctx.creds)
+def lookup(ctx: PathContext, path: bytes, follow: bool = True, how: int = 0) -> Dentry:
+    """The dentry of ``path`` (see ``resolver.resolve`` for the errors; ``how`` holds
+    openat2's RESOLVE_* restrictions)."""
+    return resolve(ctx.root, ctx.start, path, follow=follow, creds=ctx.creds, how=how)
 
 
-def open(ctx: PathContext, path: bytes, flags: int, mode: int = 0) -> OpenFile:
-    """open(2)/openat(2).
+def open(ctx: PathContext, path: bytes, flags: int, mode: int = 0, how: int = 0) -> OpenFile:
+    """open(2)/openat(2)/openat2(2); ``how`` holds openat2's RESOLVE_* restrictions.
 
     Errors, in Linux's order: EINVAL (O_CREAT|O_DIRECTORY), EOPNOTSUPP (O_TMPFILE, not yet);
-    the walk's (ENOENT, ENOTDIR, EACCES, ELOOP, ENAMETOOLONG); with O_CREAT: EISDIR (trailing
-    slash, or the name is ``.``/``..``), then for a new name EROFS and EACCES (w+x on the
-    directory), for an existing one EEXIST (O_EXCL; a final symlink is not followed) and
-    EISDIR (a directory); then as ``open_dentry``.
+    the walk's (ENOENT, ENOTDIR, EACCES, ELOOP, ENAMETOOLONG; EXDEV and ELOOP for RESOLVE_*);
+    with O_CREAT: EISDIR (trailing slash, or the name is ``.``/``..``), then for a new name
+    EROFS and EACCES (w+x on the directory), for an existing one EEXIST (O_EXCL; a final
+    symlink is not followed) and EISDIR (a directory); then as ``open_dentry``.
     """
     if flags & (O_CREAT | O_DIRECTORY) == O_CREAT | O_DIRECTORY:
         raise KernelError(errno.EINVAL, "O_CREAT|O_DIRECTORY")  # refused since Linux 6.4
@@ -212,15 +213,16 @@ def open(ctx: PathContext, path: bytes, flags: int, mode: int = 0) -> OpenFile:
     if flags & O_PATH:
         # O_PATH ignores every flag but these, and checks no permission on the file.
         flags &= O_PATH | O_DIRECTORY | O_NOFOLLOW
-        d = lookup(ctx, path, follow=not flags & O_NOFOLLOW)
+        d = lookup(ctx, path, follow=not flags & O_NOFOLLOW, how=how)
         if flags & O_DIRECTORY and not d.inode.is_dir():
             raise KernelError(errno.ENOTDIR, "O_DIRECTORY on a non-directory")
         f: OpenFile = PathFile(d.inode, flags)
         f.dentry = d
         return f
     if not flags & O_CREAT:
-        return open_dentry(lookup(ctx, path, follow=not flags & O_NOFOLLOW), flags, ctx.creds)
-    d, created = _lookup_or_create(ctx, path, flags, mode)
+        d = lookup(ctx, path, follow=not flags & O_NOFOLLOW, how=how)
+        return open_dentry(d, flags, ctx.creds)
+    d, created = _lookup_or_create(ctx, path, flags, mode, how)
     if created:
         # A file this open created is opened without a permission check (a 0444 file
         # created with O_RDWR is writable through this descriptor) and is not truncated.
@@ -240,18 +242,19 @@ def _file_flags(flags: int) -> int:
     return flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC)
 
 
-def _lookup_or_create(ctx: PathContext, path: bytes, flags: int,
-                      mode: int) -> tuple[Dentry, bool]:
+def _lookup_or_create(ctx: PathContext, path: bytes, flags: int, mode: int,
+                      how: int = 0) -> tuple[Dentry, bool]:
     """The O_CREAT walk: (dentry, created).
 
     A final symlink is followed unless O_EXCL or O_NOFOLLOW, and a dangling one creates its
-    target, as Linux does; the chain is bounded by the symlink limit.
+    target, as Linux does; the chain shares one walk's symlink budget and restrictions.
     """
     start = ctx.start
-    for _ in range(MAXSYMLINKS + 1):
-        p = resolve_parent(ctx.root, start, path, creds=ctx.creds)
+    walk = Walk(ctx.root, ctx.creds, how, start)
+    while True:
+        p = resolve_parent(ctx.root, start, path, walk=walk)
         if p.name in _DOTS:
-            return resolve(ctx.root, p.dir, p.name), False
+            return walk.walk(p.dir, p.name, True), False
         if p.trailing_slash:
             raise KernelError(errno.EISDIR, "O_CREAT with a trailing slash")
         inode = _lookup_child(p)
@@ -262,14 +265,15 @@ def _lookup_or_create(ctx: PathContext, path: bytes, flags: int,
             inode = p.dir.inode.create(p.name, m, uid, gid)
             return Dentry(mount=p.dir.mount, inode=inode, name=p.name, parent=p.dir), True
         d = enter(p.dir, p.name, inode)
+        if how & RESOLVE_NO_XDEV:  # the final component may not be a mount point either
+            walk.no_xdev(p.dir, d)
         if flags & (O_EXCL | O_NOFOLLOW) or not d.inode.is_symlink():
             return d, False
-        target = magic_target(d.inode)
-        if target is not None:
+        target = walk.final_link(d)
+        if isinstance(target, Dentry):
             return target, False
-        path = d.inode.readlink()
+        path = target
         start = p.dir
-    raise KernelError(errno.ELOOP, "too many levels of symbolic links")
 
 
 def _acc_mode(flags: int) -> int:
@@ -333,18 +337,24 @@ def mkdir(ctx: PathContext, path: bytes, mode: int) -> None:
 
 
 def mknod(ctx: PathContext, path: bytes, mode: int, rdev: int = 0) -> None:
-    """mknod(2) of a regular file, FIFO or socket.
+    """mknod(2) of a regular file, FIFO, socket or (for root) device node.
 
-    Errors: EPERM (a directory, or a device node: we make none), EINVAL (an unknown type),
-    then as mkdir.
+    Errors, in Linux's order: EPERM (a directory), EINVAL (an unknown type), the walk's and
+    the new name's (as mkdir), EACCES (w+x on the parent), EPERM (a device node without
+    CAP_MKNOD, which fsuid 0 stands for).
     """
     kind = st.S_IFMT(mode)
-    if kind in (st.S_IFDIR, st.S_IFCHR, st.S_IFBLK):
-        raise KernelError(errno.EPERM, f"mknod of type {kind:#o}")
-    if kind not in (0, st.S_IFREG, st.S_IFIFO, st.S_IFSOCK):
+    if kind == st.S_IFDIR:
+        raise KernelError(errno.EPERM, "mknod of a directory")
+    if kind not in (0, st.S_IFREG, st.S_IFIFO, st.S_IFSOCK, st.S_IFCHR, st.S_IFBLK):
         raise KernelError(errno.EINVAL, f"mknod of unknown type {kind:#o}")
     p = _create_target(ctx, path, False)
     _may_create(p.dir, ctx.creds)
+    if kind in (st.S_IFCHR, st.S_IFBLK):
+        if ctx.creds.fsuid != 0:
+            raise KernelError(errno.EPERM, "device node without CAP_MKNOD")
+    else:
+        rdev = 0
     m, uid, gid = _new_owner(p.dir, ctx.creds, mode & ~ctx.umask & 0o7777, False)
     p.dir.inode.mknod(p.name, (kind or st.S_IFREG) | m, rdev, uid, gid)
 
@@ -368,14 +378,22 @@ def link(old_ctx: PathContext, old: bytes, new_ctx: PathContext, new: bytes,
 
     Errors: the old walk's, then the new name's (EEXIST, ENOENT, EROFS), EXDEV (different
     mounts), EACCES (w+x on the new parent), EPERM (a directory; or, as with Linux's
-    protected_hardlinks, a file the caller neither owns nor may read and write).
+    protected_hardlinks, a file the caller neither owns nor may read and write), ENOENT (a
+    file whose last name is gone).
     """
-    src = lookup(old_ctx, old, follow=follow)
+    link_dentry(lookup(old_ctx, old, follow=follow), new_ctx, new)
+
+
+def link_dentry(src: Dentry, new_ctx: PathContext, new: bytes,
+                file: OpenFile | None = None) -> None:
+    """A new name for ``src``; with ``file`` (linkat with AT_EMPTY_PATH) for the file that
+    open description holds, whose last name may be gone: an O_TMPFILE file opened without
+    O_EXCL (``file.linkable``) may get one again. Errors as ``link``."""
     p = _create_target(new_ctx, new, False)
     if src.mount is not p.dir.mount:
         raise KernelError(errno.EXDEV, "hard link across mounts")
     _may_create(p.dir, new_ctx.creds)
-    s = src.inode.stat()
+    s = src.inode.stat() if file is None else file.stat()
     if st.S_ISDIR(s.mode):
         raise KernelError(errno.EPERM, "hard link to a directory")
     creds = new_ctx.creds
@@ -384,7 +402,12 @@ def link(old_ctx: PathContext, old: bytes, new_ctx: PathContext, new: bytes,
             and s.mode & (st.S_ISGID | st.S_IXGRP) != st.S_ISGID | st.S_IXGRP
             and may_access(s, creds, MAY_READ | MAY_WRITE)):
         raise KernelError(errno.EPERM, "protected_hardlinks: not the owner")
-    p.dir.inode.link(p.name, src.inode)
+    if file is None:
+        p.dir.inode.link(p.name, src.inode)
+        return
+    if s.nlink == 0 and not getattr(file, "linkable", False):
+        raise KernelError(errno.ENOENT, "the file has no name left")
+    p.dir.inode.link_file(p.name, file)
 
 
 # removing names --------------------------------------------------------------------------

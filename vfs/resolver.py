@@ -28,6 +28,15 @@ MAY_EXEC = 1
 MAY_WRITE = 2
 MAY_READ = 4
 
+# openat2's RESOLVE_* restrictions (include/uapi/linux/openat2.h); 0 is an ordinary walk.
+RESOLVE_NO_XDEV = 0x01  # crossing a mount, either way, is EXDEV
+RESOLVE_NO_MAGICLINKS = 0x02  # a magic link (/proc/self/fd/N) is ELOOP
+RESOLVE_NO_SYMLINKS = 0x04  # any symlink is ELOOP
+RESOLVE_BENEATH = 0x08  # leaving the start (absolute, "..", symlinks, magic links) is EXDEV
+RESOLVE_IN_ROOT = 0x10  # the start is the root: "/" and ".." stop there
+RESOLVE_CACHED = 0x20  # only what the dcache has: everything is "cached" here
+RESOLVE_SCOPED = RESOLVE_BENEATH | RESOLVE_IN_ROOT
+
 
 class CredsLike(Protocol):
     """What permission checks need from ``compatd.kernel.task.Creds``."""
@@ -103,18 +112,36 @@ def magic_target(inode: Inode) -> Dentry | None:
     return magic() if magic is not None else None
 
 
-class _Walk:
-    """One resolution: the task's root, the credentials and the shared symlink budget."""
+class Walk:
+    """One resolution: the task's root, the credentials, the shared symlink budget and the
+    RESOLVE_* restrictions (``how``)."""
 
-    __slots__ = ("root", "creds", "links")
+    __slots__ = ("root", "creds", "links", "how")
 
-    def __init__(self, root: Dentry, creds: CredsLike | None) -> None:
-        self.root = root
+    def __init__(self, root: Dentry, creds: CredsLike | None, how: int = 0,
+                 start: Dentry | None = None) -> None:
+        # RESOLVE_BENEATH and RESOLVE_IN_ROOT walk with the starting directory as the root.
+        self.root = start if how & RESOLVE_SCOPED and start is not None else root
         self.creds = creds
         self.links = 0
+        self.how = how
+
+    def jump_root(self, d: Dentry) -> Dentry:
+        """An absolute path or symlink restarts at the root (nd_jump_root)."""
+        if self.how:
+            if self.how & RESOLVE_BENEATH:
+                raise KernelError(errno.EXDEV, "absolute path with RESOLVE_BENEATH")
+            if self.how & RESOLVE_NO_XDEV and d.mount is not self.root.mount:
+                raise KernelError(errno.EXDEV, "absolute path crosses a mount (RESOLVE_NO_XDEV)")
+        return self.root
+
+    def no_xdev(self, before: Dentry, after: Dentry) -> Dentry:
+        if after.mount is not before.mount:
+            raise KernelError(errno.EXDEV, "walk crosses a mount (RESOLVE_NO_XDEV)")
+        return after
 
     def walk(self, start: Dentry, path: bytes, follow: bool) -> Dentry:
-        d = self.root if path[:1] == b"/" else start
+        d = self.jump_root(start) if path[:1] == b"/" else start
         comps = [c for c in path.split(b"/") if c]
         trailing = path[-1:] == b"/"
         if trailing:
@@ -144,28 +171,59 @@ class _Walk:
             # The task's root is a ceiling (chroot); the namespace root has no parent. A
             # mount root's parent is its mountpoint's parent, so this leaves the mount.
             if d.same(self.root) or d.parent is None:
+                if self.how & RESOLVE_BENEATH:
+                    raise KernelError(errno.EXDEV, "'..' above the start (RESOLVE_BENEATH)")
                 return d
-            return cross_mounts(d.parent)
+            up = cross_mounts(d.parent)
+            return self.no_xdev(d, up) if self.how & RESOLVE_NO_XDEV else up
         if len(name) > NAME_MAX:
             raise KernelError(errno.ENAMETOOLONG, f"component of {len(name)} bytes")
-        return enter(d, name, d.inode.lookup(name))
+        child = enter(d, name, d.inode.lookup(name))
+        return self.no_xdev(d, child) if self.how & RESOLVE_NO_XDEV else child
 
     def follow(self, link: Dentry) -> Dentry:
+        how = self.how
+        if how & RESOLVE_NO_SYMLINKS:
+            raise KernelError(errno.ELOOP, "symbolic link with RESOLVE_NO_SYMLINKS")
         self.links += 1
         if self.links > MAXSYMLINKS:
             raise KernelError(errno.ELOOP, "too many levels of symbolic links")
         target = magic_target(link.inode)
         if target is not None:
-            return target
+            return self.magic(link, target) if how else target
         text = link.inode.readlink()
         if not text:
             raise KernelError(errno.ENOENT, "empty symbolic link")
         # Relative targets are relative to the directory holding the link.
         return self.walk(link.parent if link.parent is not None else self.root, text, True)
 
+    def magic(self, link: Dentry, target: Dentry) -> Dentry:
+        """The checks nd_jump_link makes before a magic link is followed."""
+        how = self.how
+        if how & RESOLVE_NO_MAGICLINKS:
+            raise KernelError(errno.ELOOP, "magic link with RESOLVE_NO_MAGICLINKS")
+        if how & RESOLVE_NO_XDEV and target.mount is not link.mount:
+            raise KernelError(errno.EXDEV, "magic link crosses a mount (RESOLVE_NO_XDEV)")
+        if how & RESOLVE_SCOPED:
+            raise KernelError(errno.EXDEV, "magic link in a scoped walk")
+        return target
+
+    def final_link(self, link: Dentry) -> Dentry | bytes:
+        """For walkers that follow a final symlink themselves (O_CREAT): the magic link's
+        target, or the symlink text, after the same checks and budget as ``follow``."""
+        if self.how & RESOLVE_NO_SYMLINKS:
+            raise KernelError(errno.ELOOP, "symbolic link with RESOLVE_NO_SYMLINKS")
+        self.links += 1
+        if self.links > MAXSYMLINKS:
+            raise KernelError(errno.ELOOP, "too many levels of symbolic links")
+        target = magic_target(link.inode)
+        if target is not None:
+            return self.magic(link, target) if self.how else target
+        return link.inode.readlink()
+
 
 def resolve(root: Dentry, start: Dentry, path: bytes, *, follow: bool = True,
-            creds: CredsLike | None = None) -> Dentry:
+            creds: CredsLike | None = None, how: int = 0) -> Dentry:
     """The dentry ``path`` names.
 
     Absolute paths start at ``root`` (the task's root), relative ones at ``start`` (the cwd or
@@ -173,26 +231,31 @@ def resolve(root: Dentry, start: Dentry, path: bytes, *, follow: bool = True,
     Errors, in walk order: ENOENT (empty path or missing component), ENAMETOOLONG (path of
     4096+ bytes, component of 256+), ENOTDIR (non-directory in the middle, or a trailing
     slash on one), EACCES (no search permission, checked when ``creds`` is given), ELOOP
-    (more than 40 symlinks).
+    (more than 40 symlinks). ``how`` holds openat2's RESOLVE_* restrictions: EXDEV (a mount
+    crossed with NO_XDEV; leaving the start with BENEATH), ELOOP (a symlink with
+    NO_SYMLINKS, a magic link with NO_MAGICLINKS).
     """
     check_path(path)
-    return _Walk(root, creds).walk(start, path, follow)
+    return Walk(root, creds, how, start).walk(start, path, follow)
 
 
 def resolve_parent(root: Dentry, start: Dentry, path: bytes, *,
-                   creds: CredsLike | None = None) -> Parent:
+                   creds: CredsLike | None = None, how: int = 0,
+                   walk: Walk | None = None) -> Parent:
     """The directory holding ``path``'s final component, and that component.
 
     Symlinks before the final component are followed; the final one is not looked up. The
     directory must be searchable, as Linux's walk checks may_lookup on it before it stops
     (EACCES), and a directory (ENOTDIR). ``/`` (only slashes) gives ``root`` and ``b"."``.
+    ``how`` is as for ``resolve``; ``walk`` continues an earlier walk (its root, restrictions
+    and symlink budget), for callers that follow a final symlink themselves.
     """
     check_path(path)
+    w = walk if walk is not None else Walk(root, creds, how, start)
     stripped = path.rstrip(b"/")
     if not stripped:
-        return Parent(root, b".", False)
+        return Parent(w.jump_root(start), b".", False)
     head, sep, name = stripped.rpartition(b"/")
-    w = _Walk(root, creds)
     if sep:
         d = w.walk(start, head or b"/", True)
     else:

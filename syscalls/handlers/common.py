@@ -17,11 +17,12 @@ from vfs.flags import AT_EMPTY_PATH, AT_FDCWD, O_ACCMODE, O_PATH, O_RDONLY, O_WR
 MAX_RW_COUNT = 0x7FFFF000
 
 
-def path_context(task: Task, dirfd: int, path: bytes) -> ops.PathContext:
+def path_context(task: Task, dirfd: int, path: bytes, scoped: bool = False) -> ops.PathContext:
     """Where a ``*at`` path starts: the root for absolute paths, cwd for AT_FDCWD, else the
-    directory ``dirfd`` was opened on (EBADF if not open, ENOTDIR if not a directory)."""
+    directory ``dirfd`` was opened on (EBADF if not open, ENOTDIR if not a directory).
+    ``scoped`` (openat2's RESOLVE_BENEATH/IN_ROOT) uses ``dirfd`` for absolute paths too."""
     fs = task.fs
-    if path[:1] == b"/" or dirfd == AT_FDCWD:
+    if (path[:1] == b"/" and not scoped) or dirfd == AT_FDCWD:
         start = fs.cwd
     else:
         f = task.fdt.get(dirfd)

@@ -1,5 +1,5 @@
-"""Names in the tree: access, mkdir, unlink, rmdir, rename, symlink, readlink, truncate,
-getcwd, chdir, fchdir."""
+"""Names in the tree: access, mkdir, mknod, link, unlink, rmdir, rename, symlink, readlink,
+truncate, getcwd, chdir, fchdir, chroot."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ from compatd.kernel.task import Task
 from syscalls.handlers.common import lookup_at, path_context, read_at_path
 from syscalls.table import Level, syscall
 from vfs import ops
+from vfs.base import Dentry
 from vfs.flags import (
     AT_EACCESS,
     AT_EMPTY_PATH,
     AT_FDCWD,
     AT_REMOVEDIR,
+    AT_SYMLINK_FOLLOW,
     AT_SYMLINK_NOFOLLOW,
     RENAME_EXCHANGE,
     RENAME_NOREPLACE,
@@ -65,6 +67,51 @@ def sys_mkdir(t: Task, path: int, mode: int) -> int:
 @syscall("mkdirat", FULL, "dirfd:fd path:path mode:mode")
 def sys_mkdirat(t: Task, dirfd: int, path: int, mode: int) -> int:
     return do_mkdirat(t, dirfd, path, mode)
+
+
+def do_mknodat(t: Task, dirfd: int, path_addr: int, mode: int, dev: int) -> int:
+    path = t.read_path(path_addr)
+    ops.mknod(path_context(t, dirfd, path), path, mode, dev)
+    return 0
+
+
+@syscall("mknod", FULL, "path:path mode:mode dev:uint")
+def sys_mknod(t: Task, path: int, mode: int, dev: int) -> int:
+    return do_mknodat(t, AT_FDCWD, path, mode, dev)
+
+
+@syscall("mknodat", FULL, "dirfd:fd path:path mode:mode dev:uint")
+def sys_mknodat(t: Task, dirfd: int, path: int, mode: int, dev: int) -> int:
+    return do_mknodat(t, dirfd, path, mode, dev)
+
+
+def do_linkat(t: Task, olddirfd: int, old_addr: int, newdirfd: int, new_addr: int,
+              flags: int) -> int:
+    if flags & ~(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH):
+        raise KernelError(errno.EINVAL, f"linkat flags {flags:#x}")
+    # AT_EMPTY_PATH: Linux 6.10+ lets the opener of the file (same credentials; ours never
+    # change yet) name it, as CAP_DAC_READ_SEARCH always could.
+    old, f = read_at_path(t, olddirfd, old_addr, flags)
+    new = t.read_path(new_addr)
+    new_ctx = path_context(t, newdirfd, new)
+    if f is None:
+        ops.link(path_context(t, olddirfd, old), old, new_ctx, new,
+                 follow=bool(flags & AT_SYMLINK_FOLLOW))
+        return 0
+    if f.dentry is None:
+        raise KernelError(errno.ENOENT, "descriptor has no name in the sandbox")
+    ops.link_dentry(f.dentry, new_ctx, new, file=f)
+    return 0
+
+
+@syscall("link", FULL, "oldpath:path newpath:path")
+def sys_link(t: Task, old: int, new: int) -> int:
+    return do_linkat(t, AT_FDCWD, old, AT_FDCWD, new, 0)
+
+
+@syscall("linkat", FULL, "olddirfd:fd oldpath:path newdirfd:fd newpath:path flags:flags/at")
+def sys_linkat(t: Task, olddirfd: int, old: int, newdirfd: int, new: int, flags: int) -> int:
+    return do_linkat(t, olddirfd, old, newdirfd, new, flags)
 
 
 def do_unlinkat(t: Task, dirfd: int, path_addr: int, flags: int) -> int:
@@ -176,9 +223,23 @@ def sys_truncate(t: Task, path_addr: int, length: int) -> int:
     return 0
 
 
+def path_under(d: Dentry, root: Dentry) -> bytes | None:
+    """The path of ``d`` as seen from ``root`` (a chroot), or None if ``d`` is not under it."""
+    parts: list[bytes] = []
+    cur: Dentry | None = d
+    while cur is not None and not cur.same(root):
+        if cur.parent is None:
+            return None
+        parts.append(cur.name)
+        cur = cur.parent
+    return b"/" + b"/".join(reversed(parts))
+
+
 @syscall("getcwd", FULL, "buf:buf_out size:size")
 def sys_getcwd(t: Task, buf: int, size: int) -> int:
-    path = t.fs.cwd.path() + b"\0"
+    rel = path_under(t.fs.cwd, t.fs.root)
+    # A cwd outside the root (chroot without chdir) shows as "(unreachable)/path", as Linux.
+    path = (rel if rel is not None else b"(unreachable)" + t.fs.cwd.path()) + b"\0"
     if size < len(path):
         raise KernelError(errno.ERANGE, "buffer too small for the working directory")
     t.mem.write(buf, path)
@@ -200,4 +261,16 @@ def sys_fchdir(t: Task, fd: int) -> int:
     ctx = path_context(t, AT_FDCWD, b".")
     ctx.start = f.dentry
     t.fs.cwd = ops.chdir_target(ctx, b".")
+    return 0
+
+
+@syscall("chroot", FULL, "path:path")
+def sys_chroot(t: Task, path_addr: int) -> int:
+    """chroot(2): the walk's errors, ENOTDIR, EACCES (search), EPERM without CAP_SYS_CHROOT
+    (an effective uid of 0 stands for it until capabilities are modelled)."""
+    path = t.read_path(path_addr)
+    d = ops.chdir_target(path_context(t, AT_FDCWD, path), path)
+    if t.creds.euid != 0:
+        raise KernelError(errno.EPERM, "chroot without CAP_SYS_CHROOT")
+    t.fs.root = d
     return 0

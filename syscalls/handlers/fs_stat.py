@@ -1,8 +1,9 @@
-"""File status: stat, fstat, lstat, newfstatat, statx."""
+"""File status: stat, fstat, lstat, newfstatat, statx; filesystem status: statfs, fstatfs."""
 
 from __future__ import annotations
 
 import errno
+import struct
 
 from compatd.errors import KernelError
 from compatd.kernel.task import Task
@@ -15,7 +16,7 @@ from syscalls.handlers.common import (
 )
 from syscalls.table import Level, syscall
 from vfs import ops
-from vfs.base import Stat
+from vfs.base import Stat, StatFs
 from vfs.flags import AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW
 
 FULL = Level.FULL
@@ -68,4 +69,39 @@ def sys_statx(t: Task, dirfd: int, path: int, flags: int, mask: int, buf: int) -
         raise KernelError(errno.EINVAL, f"statx flags {flags:#x}")
     s, mnt_id = stat_at(t, dirfd, path, flags)
     t.mem.write(buf, pack_statx(s, mnt_id, mask))
+    return 0
+
+
+# struct statfs on x86-64 (asm-generic/statfs.h with 64-bit longs): 120 bytes.
+STATFS_STRUCT = struct.Struct("<7q2i3q4q")
+
+
+def pack_statfs(s: StatFs, dev: int) -> bytes:
+    # f_fsid: Linux derives it from the device (or the filesystem's UUID); ours from dev.
+    return STATFS_STRUCT.pack(
+        s.type, s.bsize, s.blocks, s.bfree, s.bavail, s.files, s.ffree,
+        dev & 0x7FFFFFFF, (dev >> 32) & 0x7FFFFFFF, s.namelen, s.frsize, s.flags, 0, 0, 0, 0,
+    )  # fmt: skip
+
+
+@syscall("statfs", FULL, "path:path buf:struct_out")
+def sys_statfs(t: Task, path_addr: int, buf: int) -> int:
+    path = t.read_path(path_addr)
+    d = ops.lookup(path_context(t, AT_FDCWD, path), path)
+    t.mem.write(buf, pack_statfs(ops.statfs_dentry(d), d.mount.fs.dev))
+    return 0
+
+
+@syscall("fstatfs", FULL, "fd:fd buf:struct_out")
+def sys_fstatfs(t: Task, fd: int, buf: int) -> int:
+    # O_PATH descriptors work here (fstatfs uses fdget_raw).
+    f = t.fdt.get(fd)
+    statfs = getattr(f, "statfs", None)
+    if statfs is not None:  # files outside the mount tree (pipes, memfds) answer themselves
+        s, dev = statfs()
+    elif f.dentry is not None:
+        s, dev = ops.statfs_dentry(f.dentry), f.dentry.mount.fs.dev
+    else:
+        raise KernelError(errno.EBADF, "descriptor has no filesystem in the sandbox")
+    t.mem.write(buf, pack_statfs(s, dev))
     return 0

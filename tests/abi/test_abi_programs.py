@@ -9,9 +9,9 @@ from harness import Runner, remove_host_path
 
 # Programs taking a base directory: run once in the cwd (bound read-write under compatd) and
 # once in a fresh directory under /tmp (a private tmpfs under compatd, the host's /tmp natively).
-BASED = ["fileio", "stat", "dirs", "links", "fdops", "rename", "trunc", "access"]
+BASED = ["fileio", "stat", "dirs", "links", "fdops", "rename", "trunc", "access", "fileops"]
 # Programs without a base directory.
-PLAIN = ["identity", "sysinfo", "rlimit", "devfs"]
+PLAIN = ["identity", "sysinfo", "rlimit", "devfs", "procs"]
 # Programs with a test of their own below.
 SPECIAL = ["leave", "exits"]
 

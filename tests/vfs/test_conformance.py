@@ -567,8 +567,14 @@ def test_mknod(world: World):
     raises(errno.ENXIO, ops.open, ctx, b"/fifo", O_RDONLY)
     ops.mknod(ctx, b"/reg", st.S_IFREG | 0o600)
     assert st.S_ISREG(ops.stat(ctx, b"/reg").mode)
-    raises(errno.EPERM, ops.mknod, ctx, b"/chr", st.S_IFCHR | 0o600, 0x103)
+    ops.mkdir(ctx, b"/u", 0o777)
+    ops.chmod(ctx, b"/u", 0o777)
+    # A device node needs CAP_MKNOD (fsuid 0 here), checked after the parent's permission.
+    raises(errno.EPERM, ops.mknod, world.ctx(USER), b"/u/chr", st.S_IFCHR | 0o600, 0x103)
+    raises(errno.EACCES, ops.mknod, world.ctx(USER), b"/chr", st.S_IFCHR | 0o600, 0x103)
     raises(errno.EPERM, ops.mknod, ctx, b"/dir", st.S_IFDIR | 0o600)
+    raises(errno.EPERM, ops.mknod, ctx, b"/reg", st.S_IFDIR | 0o600)  # before EEXIST
+    raises(errno.EINVAL, ops.mknod, ctx, b"/bad", 0o170000 | 0o600)
     raises(errno.EEXIST, ops.mknod, ctx, b"/reg", st.S_IFREG | 0o600)
 
 
