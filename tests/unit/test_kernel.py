@@ -143,3 +143,8 @@ def test_getgroups_and_getresuid_write_to_memory():
 
 def kernel_groups_of_host() -> list[int]:
     return os.getgroups()
+
+
+def test_signals_reach_only_sandboxed_processes():
+    results, *_ = run([("kill", (1, 0)), ("kill", (-1 & 0xFFFFFFFF, 0)), ("tgkill", (1, 1, 0))])
+    assert results == [neg(errno.ESRCH), neg(errno.ESRCH), neg(errno.ESRCH)]
