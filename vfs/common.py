@@ -46,12 +46,12 @@ class host_errors:  # noqa: N801 - used like the function it replaced: ``with ho
 
 
 def stat_from_host(s: os.stat_result, dev: int, ino: int) -> Stat:
-    """A ``Stat`` from a host ``stat_result``, with the identity the VFS chooses."""
-    return Stat(
-        dev=dev, ino=ino, mode=s.st_mode, nlink=s.st_nlink, uid=s.st_uid, gid=s.st_gid,
-        rdev=s.st_rdev, size=s.st_size, blksize=s.st_blksize, blocks=s.st_blocks,
-        atime_ns=s.st_atime_ns, mtime_ns=s.st_mtime_ns, ctime_ns=s.st_ctime_ns,
-    )
+    """A ``Stat`` from a host ``stat_result``, with the identity the VFS chooses.
+
+    Positional arguments, in ``Stat``'s field order: half the cost of keywords, and this
+    runs for every hostfs stat."""
+    return Stat(dev, ino, s.st_mode, s.st_nlink, s.st_uid, s.st_gid, s.st_rdev, s.st_size,
+                s.st_blksize, s.st_blocks, s.st_atime_ns, s.st_mtime_ns, s.st_ctime_ns)
 
 
 class FileBase(OpenFile):

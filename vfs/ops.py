@@ -36,6 +36,7 @@ from vfs.flags import (
     RENAME_WHITEOUT,
     writable,
 )
+from vfs.pipefs import open_fifo
 from vfs.resolver import (
     PATH_MAX,
     RESOLVE_NO_XDEV,
@@ -115,9 +116,11 @@ def check_writable(d: Dentry) -> None:
     d.mount.check_writable()
 
 
-def permission(d: Dentry, creds: CredsLike, want: int) -> Stat:
-    """inode_permission: EROFS for writing a file on a read-only mount, then EACCES."""
-    s = d.inode.stat()
+def permission(d: Dentry, creds: CredsLike, want: int, s: Stat | None = None) -> Stat:
+    """inode_permission: EROFS for writing a file on a read-only mount, then EACCES.
+    ``s`` is ``d``'s stat when the caller has just taken it."""
+    if s is None:
+        s = d.inode.stat()
     if want & MAY_WRITE and _is_data(s.mode):
         d.mount.check_writable()
     if not may_access(s, creds, want):
@@ -304,12 +307,16 @@ def open_dentry(d: Dentry, flags: int, creds: CredsLike) -> OpenFile:
     if kind == st.S_IFDIR and acc & MAY_WRITE:
         raise KernelError(errno.EISDIR, "directory opened for writing")
     trunc = bool(flags & O_TRUNC) and kind == st.S_IFREG
-    permission(d, creds, acc)
+    permission(d, creds, acc, s)
     if flags & O_NOATIME and creds.fsuid not in (0, s.uid):
         raise KernelError(errno.EPERM, "O_NOATIME by a non-owner")
     if trunc:
         inode.truncate(0)
-    f = inode.open(_file_flags(flags))
+    if kind == st.S_IFIFO:
+        # Every FIFO, whatever filesystem holds it, is a pipe of pipefs (may block: WouldBlock).
+        f = open_fifo(inode, _file_flags(flags))
+    else:
+        f = inode.open(_file_flags(flags))
     f.dentry = d
     return f
 
