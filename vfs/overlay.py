@@ -25,6 +25,7 @@ import stat as st
 from collections.abc import Iterator
 
 from compatd.errors import KernelError
+from vfs import base
 from vfs.base import DirEntry, Filesystem, Inode, OpenFile, Stat, StatFs, dtype_of
 from vfs.common import DirFile
 from vfs.flags import O_ACCMODE, O_RDONLY, O_WRONLY, RENAME_EXCHANGE, RENAME_NOREPLACE
@@ -74,6 +75,9 @@ class OverlayFS(Filesystem):
         self.copied: dict[tuple[tuple[int, int], bytes], Inode] = {}
         # upper inode key -> the inode number of the lower file it was copied up from
         self.origin: dict[tuple[int, int], int] = {}
+        # our Stat of a lower Stat object, for the generation the lower handed that out in
+        self._gen = -1
+        self._stats: dict[int, tuple[Stat, Stat]] = {}
         self._root_up = lower is None  # the upper root gets the lower root's attributes once
         self._root = OverlayInode(self, None, b"", upper if lower is None else None, lower)
 
@@ -132,12 +136,13 @@ class OverlayInode(Inode):
         """The upper inode, also when another inode object of this file copied it up."""
         u = self.upper
         if u is None:
+            fs = self.fs
             p = self.parent
             if p is None:
-                if self.fs._root_up:
-                    u = self.upper = self.fs.upper_root
-            elif p.lower is not None:
-                u = self.upper = self.fs.copied.get((p.lower.key, self.name))
+                if fs._root_up:
+                    u = self.upper = fs.upper_root
+            elif fs.copied and p.lower is not None:
+                u = self.upper = fs.copied.get((p.lower.key, self.name))
         return u
 
     def real(self) -> Inode:
@@ -191,9 +196,25 @@ class OverlayInode(Inode):
 
     # attributes -------------------------------------------------------------------------
     def stat(self) -> Stat:
-        s = self.real().stat()
+        u = self.up()
+        if u is None:
+            # A lower file: a filesystem may hand out one Stat per generation (hostfs does),
+            # so ours for it is kept as long (walks stat every directory on the way).
+            s = self.lower.stat()  # type: ignore[union-attr]
+            fs = self.fs
+            if fs._gen != base.generation:
+                fs._gen = base.generation
+                fs._stats.clear()
+            hit = fs._stats.get(id(s))
+            if hit is not None and hit[0] is s:
+                return hit[1]
+            ours = Stat(fs.dev, self.ino, s.mode, s.nlink, s.uid, s.gid, s.rdev, s.size,
+                        s.blksize, s.blocks, s.atime_ns, s.mtime_ns, s.ctime_ns, s.btime_ns)
+            fs._stats[id(s)] = (s, ours)
+            return ours
+        s = u.stat()
         nlink = s.nlink
-        if self.fmt == st.S_IFDIR and self.upper is not None and self._merged_lower():
+        if self.fmt == st.S_IFDIR and self._merged_lower():
             nlink = 1  # as Linux's ovl_getattr: a merged directory's count is unknown
         return Stat(self.fs.dev, self.ino, s.mode, nlink, s.uid, s.gid, s.rdev, s.size,
                     s.blksize, s.blocks, s.atime_ns, s.mtime_ns, s.ctime_ns, s.btime_ns)
