@@ -123,6 +123,10 @@ class Inode:
     """
 
     __slots__ = ("fs", "ino")
+    # A FIFO inode normally is a rendezvous point served by pipefs (two opens meet); an
+    # inode standing for a host object that is already a pipe (a host stdio fd reached
+    # through /proc/self/fd) opens that object itself.
+    fifo_in_pipefs: ClassVar[bool] = True
 
     def __init__(self, fs: Filesystem, ino: int) -> None:
         self.fs = fs

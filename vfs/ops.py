@@ -312,7 +312,7 @@ def open_dentry(d: Dentry, flags: int, creds: CredsLike) -> OpenFile:
         raise KernelError(errno.EPERM, "O_NOATIME by a non-owner")
     if trunc:
         inode.truncate(0)
-    if kind == st.S_IFIFO:
+    if kind == st.S_IFIFO and inode.fifo_in_pipefs:
         # Every FIFO, whatever filesystem holds it, is a pipe of pipefs (may block: WouldBlock).
         f = open_fifo(inode, _file_flags(flags))
     else:

@@ -289,6 +289,8 @@ class HostFdInode(Inode):
     file with no name in the sandbox): opening it reopens the host object, as Linux's
     reopen through /proc does."""
 
+    fifo_in_pipefs = False  # it reopens the host pipe itself
+
     __slots__ = ("host_fd",)
 
     def __init__(self, fs: ProcFS, host_fd: int, ino: int) -> None:
