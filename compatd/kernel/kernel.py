@@ -132,6 +132,7 @@ class Kernel:
         group.exe = plan.exe
         group.argv = plan.argv
         group.envp = plan.envp
+        task.exec_reset()
         group.comm = plan.exe.rpartition(b"/")[2][:15]
         platform.start_at(task.tid, entry, sp)
 
@@ -289,6 +290,7 @@ class Kernel:
         fs = parent.fs if flags & CLONE_FS else parent.fs.copy()
         child = Task(child_tid, group, fdt, fs, self.platform.memory(child_tid), self)
         child.started = True
+        child.inherit(parent)
         group.tasks[child_tid] = child
         self.tasks[child_tid] = child
         self.platform.resume(parent_tid)
@@ -334,6 +336,17 @@ class Kernel:
         except ProcessLookupError:
             pass
 
+    def find_reaper(self, group: ThreadGroup) -> ThreadGroup | None:
+        """The sandboxed ancestor with PR_SET_CHILD_SUBREAPER and a live thread, if any."""
+        seen = set()
+        g = self.groups.get(group.ppid)
+        while g is not None and g.tgid not in seen:
+            if g.child_subreaper and g.tasks:
+                return g
+            seen.add(g.tgid)
+            g = self.groups.get(g.ppid)
+        return None
+
     def task_exited(self, tid: int, ev: Event) -> None:
         task = self.tasks.pop(tid, None)
         self.platform.forget(tid)
@@ -352,9 +365,15 @@ class Kernel:
         task.fdt.close_all()
         if group.exit_status is None:
             group.exit_status = 0
-        # Orphans now belong to no sandboxed process: nobody will wait for them.
+        # Orphans go to the nearest live ancestor that is a child subreaper, as the host
+        # reparents them (find_new_reaper); else to no sandboxed process: nobody will wait
+        # for them.
+        reaper = self.find_reaper(group)
         for g in list(self.groups.values()):
             if g.ppid == group.tgid:
+                if reaper is not None:
+                    g.ppid = reaper.tgid
+                    continue
                 g.ppid = os.getpid()
                 if not g.tasks:
                     self.groups.pop(g.tgid, None)
