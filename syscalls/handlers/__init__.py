@@ -1,6 +1,7 @@
 """Importing this package registers every syscall: one module per family."""
 
 from syscalls.handlers import (  # noqa: F401
+    credentials,
     declarations,
     fd_ops,
     fs_attr,
@@ -10,7 +11,9 @@ from syscalls.handlers import (  # noqa: F401
     fs_stat,
     identity,
     memory,
+    prctl,
     process,
     read_write,
     resources,
+    sched,
 )

@@ -173,6 +173,36 @@ signals("restart_syscall", HOST, "",
         reason="the host restarts a sleep it was running itself (nanosleep, clock_nanosleep, "
                "futex) after a signal")
 
+# --- timers and usage of the caller's own process --------------------------------------
+
+_ITIMER = ("arms or reads a timer of the caller's own process, whose signal (SIGALRM, "
+           "SIGVTALRM, SIGPROF) goes to that process only")
+clock("alarm", HOST, "seconds:uint", reason=_ITIMER)
+clock("setitimer", HOST, "which:int/itimer new_value:struct_in old_value:struct_out",
+      reason=_ITIMER)
+clock("getitimer", HOST, "which:int/itimer curr_value:struct_out", reason=_ITIMER)
+clock("timer_create", HOST, "clockid:int/clock sevp:struct_in timerid:struct_out",
+      reason="creates a POSIX timer of the caller's own process: the host refuses a "
+             "SIGEV_THREAD_ID outside the caller's thread group (EINVAL), so the signal can "
+             "only reach the caller; another process's CPU clock can be timed, as "
+             "clock_gettime can read it")
+clock("timer_settime", HOST, "timerid:int flags:flags/timer new_value:struct_in "
+      "old_value:struct_out",
+      reason="arms one of the caller's own POSIX timers (ids are per process)")
+clock("timer_gettime", HOST, "timerid:int curr_value:struct_out",
+      reason="reads one of the caller's own POSIX timers")
+clock("timer_getoverrun", HOST, "timerid:int",
+      reason="reads one of the caller's own POSIX timers")
+clock("timer_delete", HOST, "timerid:int",
+      reason="deletes one of the caller's own POSIX timers")
+clock("getrusage", HOST, "who:int usage:struct_out",
+      reason="reports the caller's own usage (RUSAGE_SELF/THREAD) and that of its reaped "
+             "children (RUSAGE_CHILDREN): the model reaps a child with a wait4 injected in "
+             "the parent, so the host counts exactly the children Linux would")
+clock("times", HOST, "buf:struct_out",
+      reason="reports the caller's own CPU times and its reaped children's (reaped by the "
+             "parent on the host, as for getrusage) and the host's tick count")
+
 # --- time: reading clocks and sleeping ----------------------------------------------------
 
 clock("sched_yield", HOST, "",
@@ -362,33 +392,6 @@ procs("process_mrelease", ENOSYS, "pidfd:fd flags:flags",
 procs("kcmp", ENOSYS, "pid1:pid pid2:pid type:int idx1:ulong idx2:ulong",
       reason=later(4, "comparing files and fds must use the model's virtual tables, not the "
                       "host's"))
-procs("prctl", ENOSYS, "option:cmd/prctl arg2:ulong arg3:ulong arg4:ulong arg5:ulong",
-      reason=later(4, "process attributes (PR_SET_NAME, PR_SET_PDEATHSIG, "
-                      "PR_CAPBSET_READ…)"))
-procs("personality", ENOSYS, "persona:uint",
-      reason=later(4, "execution domains (ADDR_NO_RANDOMIZE, READ_IMPLIES_EXEC) matter to "
-                      "exec, which is ours"))
-procs("times", ENOSYS, "buf:struct_out",
-      reason=later(4, "process CPU times, including reaped children's"))
-procs("getrusage", ENOSYS, "who:int usage:struct_out",
-      reason=later(4, "resource usage, including reaped children's"))
-procs("getitimer", ENOSYS, "which:int/itimer curr_value:struct_out",
-      reason=later(4, "interval timers and their signals"))
-procs("setitimer", ENOSYS, "which:int/itimer new_value:struct_in old_value:struct_out",
-      reason=later(4, "interval timers and their signals"))
-procs("alarm", ENOSYS, "seconds:uint",
-      reason=later(4, "interval timers and their signals"))
-procs("timer_create", ENOSYS, "clockid:int/clock sevp:struct_in timerid:struct_out",
-      reason=later(4, "POSIX timers, whose SIGEV_THREAD_ID may target other threads"))
-procs("timer_settime", ENOSYS, "timerid:int flags:flags/timer new_value:struct_in "
-      "old_value:struct_out",
-      reason=later(4, "POSIX timers"))
-procs("timer_gettime", ENOSYS, "timerid:int curr_value:struct_out",
-      reason=later(4, "POSIX timers"))
-procs("timer_getoverrun", ENOSYS, "timerid:int",
-      reason=later(4, "POSIX timers"))
-procs("timer_delete", ENOSYS, "timerid:int",
-      reason=later(4, "POSIX timers"))
 procs("unshare", ENOSYS, "flags:flags/clone",
       reason=later(4, "unsharing fd tables and fs context; namespaces are not modelled"))
 procs("setns", ENOSYS, "fd:fd nstype:flags/clone",
@@ -406,40 +409,8 @@ procs("get_thread_area", ENOSYS, "u_info:struct_inout",
 procs("modify_ldt", ENOSYS, "func:int ptr:ptr bytecount:ulong",
       reason="LDT entries are for 16- and 32-bit code (Wine, dosemu); not planned")
 
-# --- credentials (issue 4) ----------------------------------------------------------------
-
-_CREDS = later(4, "changing credentials in the model (the setuid family)")
-creds("setuid", ENOSYS, "uid:uid", reason=_CREDS)
-creds("setgid", ENOSYS, "gid:gid", reason=_CREDS)
-creds("setreuid", ENOSYS, "ruid:uid euid:uid", reason=_CREDS)
-creds("setregid", ENOSYS, "rgid:gid egid:gid", reason=_CREDS)
-creds("setresuid", ENOSYS, "ruid:uid euid:uid suid:uid", reason=_CREDS)
-creds("setresgid", ENOSYS, "rgid:gid egid:gid sgid:gid", reason=_CREDS)
-creds("setfsuid", ENOSYS, "fsuid:uid", reason=_CREDS)
-creds("setfsgid", ENOSYS, "fsgid:gid", reason=_CREDS)
-creds("setgroups", ENOSYS, "size:int list:struct_in", reason=_CREDS)
-creds("capget", ENOSYS, "hdrp:struct_inout datap:struct_out",
-      reason=later(4, "capabilities in the credentials model"))
-creds("capset", ENOSYS, "hdrp:struct_in datap:struct_in",
-      reason=later(4, "capabilities in the credentials model"))
-
 # --- scheduling (issue 4) -----------------------------------------------------------------
 
-_SCHED = later(4, "scheduling parameters, with pids checked against the sandbox")
-sched("getpriority", ENOSYS, "which:int who:int", reason=_SCHED)
-sched("setpriority", ENOSYS, "which:int who:int prio:int", reason=_SCHED)
-sched("sched_setparam", ENOSYS, "pid:pid param:struct_in", reason=_SCHED)
-sched("sched_getparam", ENOSYS, "pid:pid param:struct_out", reason=_SCHED)
-sched("sched_setscheduler", ENOSYS, "pid:pid policy:int param:struct_in", reason=_SCHED)
-sched("sched_getscheduler", ENOSYS, "pid:pid", reason=_SCHED)
-sched("sched_get_priority_max", ENOSYS, "policy:int", reason=_SCHED)
-sched("sched_get_priority_min", ENOSYS, "policy:int", reason=_SCHED)
-sched("sched_rr_get_interval", ENOSYS, "pid:pid tp:struct_out", reason=_SCHED)
-sched("sched_setaffinity", ENOSYS, "pid:pid cpusetsize:uint mask:struct_in", reason=_SCHED)
-sched("sched_getaffinity", ENOSYS, "pid:pid cpusetsize:uint mask:struct_out", reason=_SCHED)
-sched("sched_setattr", ENOSYS, "pid:pid attr:struct_in flags:flags", reason=_SCHED)
-sched("sched_getattr", ENOSYS, "pid:pid attr:struct_out size:uint flags:flags",
-      reason=_SCHED)
 sched("ioprio_set", ENOSYS, "which:int who:int ioprio:int",
       reason=later(4, "I/O priorities, alongside the sched_* calls"))
 sched("ioprio_get", ENOSYS, "which:int who:int",
