@@ -11,7 +11,7 @@ from harness import Runner, remove_host_path
 # once in a fresh directory under /tmp (a private tmpfs under compatd, the host's /tmp natively).
 BASED = ["fileio", "stat", "dirs", "links", "fdops", "rename", "trunc", "access", "fileops"]
 # Programs without a base directory.
-PLAIN = ["identity", "sysinfo", "rlimit", "devfs", "procs"]
+PLAIN = ["identity", "sysinfo", "rlimit", "devfs", "procs", "prctl", "creds", "sched", "usage"]
 # Programs with a test of their own below.
 SPECIAL = ["leave", "exits"]
 
