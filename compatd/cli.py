@@ -11,7 +11,7 @@ import os
 import signal
 import stat as st
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 import click
 
@@ -34,6 +34,8 @@ def cli() -> None:
 @cli.command(context_settings={"allow_interspersed_args": False})
 @click.option("--strict", is_flag=True, help="A handler bug stops the run (the tests use it).")
 @click.option("--trace-all", is_flag=True, help="Trap every syscall, HOST ones included.")
+@click.option("--trace", "trace_file", type=click.File("w"), default=None, metavar="FILE",
+              help="Print every trapped call and its result to FILE ('-': stderr).")
 @click.option(
     "--pin/--no-pin",
     default=True,
@@ -58,8 +60,9 @@ def cli() -> None:
 )
 @click.argument("program")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def run(strict: bool, trace_all: bool, pin: bool, root_dir: str | None, binds: tuple[str, ...],
-        tmpfs_paths: tuple[str, ...], ro: bool, program: str, args: tuple[str, ...]) -> None:
+def run(strict: bool, trace_all: bool, trace_file: TextIO | None, pin: bool,
+        root_dir: str | None, binds: tuple[str, ...], tmpfs_paths: tuple[str, ...], ro: bool,
+        program: str, args: tuple[str, ...]) -> None:
     """Run PROGRAM with ARGS under compatd; exit with its status (128+N if killed by N)."""
     from compatd import loader
     from compatd.kernel.kernel import Kernel, shell_status
@@ -90,12 +93,13 @@ def run(strict: bool, trace_all: bool, pin: bool, root_dir: str | None, binds: t
     if pin:
         cpu = min(os.sched_getaffinity(0))
     platform = PtracePlatform(build_program(filter_rules(), trace_all=trace_all), pin_cpu=cpu)
-    kernel = Kernel(platform, ns, strict=strict)
+    kernel = Kernel(platform, ns, strict=strict, trace=trace_file)
     mount_proc(ns, kernel)  # procfs is generated from the kernel model
     # The terminal's Ctrl-C and Ctrl-\ reach the program (same process group); the
-    # supervisor outlives them to report its status.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGQUIT, signal.SIG_IGN)
+    # supervisor outlives them to report its status, and wakes programs waiting in an
+    # emulated call so the host can deliver the signal to them.
+    for sig in (signal.SIGINT, signal.SIGQUIT):
+        signal.signal(sig, kernel.terminal_signal)
     kernel.start(plan, cwd_dentry, _stdio())
     status = kernel.run()
     sys.stdout.flush()

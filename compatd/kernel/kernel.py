@@ -14,10 +14,11 @@ import sys
 import traceback
 from collections import Counter
 from collections.abc import Callable
+from signal import SIGPIPE
 from typing import TYPE_CHECKING, TextIO
 
 from compatd import loader
-from compatd.errors import KernelError, Unsupported, WouldBlock
+from compatd.errors import BrokenPipe, KernelError, Unsupported, WouldBlock
 from compatd.kernel.fdtable import FDTable
 from compatd.kernel.mm import TaskSpace
 from compatd.kernel.task import Creds, FSContext, Task, ThreadGroup, host_rlimits
@@ -50,6 +51,10 @@ WNOHANG = 1
 WALL = 0x40000000
 
 
+class TerminalSignal(Exception):  # noqa: N818 - an event, not an error
+    """Raised by the supervisor's SIGINT/SIGQUIT handler to leave a blocking wait."""
+
+
 class HandlerCrash(RuntimeError):
     """Raised in strict mode when a handler fails with something other than KernelError."""
 
@@ -62,12 +67,14 @@ class Kernel:
         *,
         strict: bool = False,
         log: TextIO | None = None,
+        trace: TextIO | None = None,
     ) -> None:
         load_all()
         self.platform = platform
         self.ns = ns
         self.strict = strict
         self.log = log or sys.stderr
+        self.trace = trace  # --trace: every trapped call and its result, as strace prints
         self.tasks: dict[int, Task] = {}
         self.groups: dict[int, ThreadGroup] = {}
         self.first_tgid = 0
@@ -78,9 +85,13 @@ class Kernel:
         self.unsupported: Counter[str] = Counter()  # "name: case" -> times hit
         # Tasks waiting in an emulated blocking call: tid -> how to try the call again.
         self.parked: dict[int, Callable[[], int]] = {}
+        # (tid, signo) a call raised but nobody delivered yet (SIGPIPE from a pipe write).
+        self.pending_signals: list[tuple[int, int]] = []
         # New tasks whose first stop came before their parent's clone event.
         self.early_stops: set[int] = set()
         self.max_procs = 512
+        self.waiting = False  # in the platform's blocking wait (a signal may break it)
+        self.interrupt_all_parked = False
         self.crashes: list[str] = []
 
     # start ------------------------------------------------------------------------------
@@ -143,7 +154,21 @@ class Kernel:
         on_syscall = self.on_syscall
         try:
             while self.tasks:
-                ev = wait()
+                try:
+                    self.waiting = True
+                    ev = wait()
+                except TerminalSignal:
+                    ev = None
+                finally:
+                    self.waiting = False
+                if self.interrupt_all_parked:
+                    # Parked calls fail with EINTR; the host then delivers the signal the
+                    # terminal sent to the program's process group.
+                    self.interrupt_all_parked = False
+                    for tgid in {self.tasks[t].group.tgid for t in self.parked}:
+                        self.interrupt_parked(tgid)
+                if ev is None:
+                    continue
                 if ev.kind == SYSCALL:
                     on_syscall(ev)
                 else:
@@ -164,6 +189,8 @@ class Kernel:
             return
         self.current = task
         entry = BY_NR[nr] if 0 <= nr <= MAX_NR else None
+        if self.trace is not None:
+            print(f"[{tid}] {describe_call(task, nr, ev.args)}", end="", file=self.trace)
         if entry is None:
             if nr == STUB_TRAP_NR and task.pending_exec is not None:
                 self.finish_exec(task)
@@ -185,9 +212,14 @@ class Kernel:
             ret = -e.errno
             if type(e) is Unsupported:
                 self.unsupported[f"{entry.name}: {e.why}"] += 1
+            elif type(e) is BrokenPipe:
+                # Linux also sends the writer SIGPIPE; delivery arrives with signals.
+                self.pending_signals.append((tid, SIGPIPE))
         except WouldBlock as e:
             args = ev.args
             self.parked[tid] = e.retry or (lambda: invoke(task, args))
+            if self.trace is not None:
+                print(" <parked>", file=self.trace, flush=True)
             return
         except Exception as e:
             ret = self.handler_crashed(entry.name, ev, e)
@@ -197,6 +229,8 @@ class Kernel:
 
     def finish(self, tid: int, ret: int) -> None:
         """Complete a trapped call with ``ret`` (or the sentinels' meaning)."""
+        if self.trace is not None:
+            print(f" = {describe_result(ret)}", file=self.trace, flush=True)
         if ret == RUN_ON_HOST:
             self.platform.passthrough(tid)
         elif ret == RESUMED:
@@ -233,6 +267,14 @@ class Kernel:
         for tid in [tid for tid in self.parked if self.tasks[tid].group.tgid == tgid]:
             del self.parked[tid]
             self.platform.complete(tid, -errno.EINTR)
+
+    def terminal_signal(self, signo: int, frame: object) -> None:
+        """SIGINT/SIGQUIT from the terminal reached the supervisor too (it shares the
+        program's process group). Only tasks parked in emulated calls need us."""
+        if self.parked:
+            self.interrupt_all_parked = True
+            if self.waiting:  # otherwise the loop sees the flag after the current stop
+                raise TerminalSignal
 
     def handler_crashed(self, name: str, ev: Event, exc: Exception) -> int:
         args = ", ".join(hex(a) for a in ev.args)
@@ -382,6 +424,46 @@ class Kernel:
         if tid == self.first_tgid and self.tasks:
             # The first program is gone: nothing may outlive it (as a container's init).
             self.platform.kill_all()
+
+
+def describe_call(task: Task, nr: int, args: tuple[int, ...]) -> str:
+    """``name(arg, …)`` with arguments decoded by the table's specs (for --trace)."""
+    from syscalls.flags import render
+
+    entry = BY_NR[nr] if 0 <= nr <= MAX_NR else None
+    if entry is None:
+        return f"syscall_{nr:#x}({', '.join(hex(a) for a in args)})"
+    parts = []
+    for raw, arg in zip(args, entry.args, strict=False):
+        if arg.kind in ("path", "str"):
+            try:
+                parts.append(repr(task.mem.read_cstring(raw, 256))[1:])
+            except KernelError:
+                parts.append(hex(raw))
+        elif arg.flagset:
+            try:
+                parts.append(render(raw & 0xFFFFFFFF, arg.flagset))
+            except KeyError:
+                parts.append(hex(raw))
+        elif arg.decoding in ("s32", "s64", "u32"):
+            value = raw & 0xFFFFFFFF if arg.decoding != "s64" else raw
+            bits = 64 if arg.decoding == "s64" else 32
+            if arg.decoding != "u32" and value >> (bits - 1):
+                value -= 1 << bits
+            parts.append(str(value))
+        else:
+            parts.append(hex(raw))
+    return f"{entry.name}({', '.join(parts)})"
+
+
+def describe_result(ret: int) -> str:
+    if ret == RUN_ON_HOST:
+        return "<host>"
+    if ret == RESUMED:
+        return "<resumed>"
+    if -4096 < ret < 0:
+        return f"-1 {errno.errorcode.get(-ret, str(-ret))}"
+    return hex(ret) if ret > 0xFFFF else str(ret)
 
 
 def shell_status(wait_status: int) -> int:
