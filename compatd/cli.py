@@ -34,7 +34,7 @@ def cli() -> None:
 @cli.command(context_settings={"allow_interspersed_args": False})
 @click.option("--strict", is_flag=True, help="A handler bug stops the run (the tests use it).")
 @click.option("--trace-all", is_flag=True, help="Trap every syscall, HOST ones included.")
-@click.option("--trace", "trace_file", type=click.File("w"), default=None, metavar="FILE",
+@click.option("--trace", "trace_path", default=None, metavar="FILE",
               help="Print every trapped call and its result to FILE ('-': stderr).")
 @click.option(
     "--pin/--no-pin",
@@ -60,7 +60,7 @@ def cli() -> None:
 )
 @click.argument("program")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def run(strict: bool, trace_all: bool, trace_file: TextIO | None, pin: bool,
+def run(strict: bool, trace_all: bool, trace_path: str | None, pin: bool,
         root_dir: str | None, binds: tuple[str, ...], tmpfs_paths: tuple[str, ...], ro: bool,
         program: str, args: tuple[str, ...]) -> None:
     """Run PROGRAM with ARGS under compatd; exit with its status (128+N if killed by N)."""
@@ -93,7 +93,7 @@ def run(strict: bool, trace_all: bool, trace_file: TextIO | None, pin: bool,
     if pin:
         cpu = min(os.sched_getaffinity(0))
     platform = PtracePlatform(build_program(filter_rules(), trace_all=trace_all), pin_cpu=cpu)
-    kernel = Kernel(platform, ns, strict=strict, trace=trace_file)
+    kernel = Kernel(platform, ns, strict=strict, trace=_open_trace(trace_path))
     mount_proc(ns, kernel)  # procfs is generated from the kernel model
     # The terminal's Ctrl-C and Ctrl-\ reach the program (same process group); the
     # supervisor outlives them to report its status, and wakes programs waiting in an
@@ -192,6 +192,18 @@ def _find_program(ctx: object, name: bytes, path_env: str) -> bytes:
     if first_error is not None and first_error.errno == errno.ENOENT and b"/" not in name:
         why = "command not found"
     raise CommandLineError(f"{name.decode(errors='replace')}: {why}")
+
+
+def _open_trace(path: str | None) -> TextIO | None:
+    """--trace FILE: '-' is stderr (stdout belongs to the program)."""
+    if path is None:
+        return None
+    if path == "-":
+        return sys.stderr
+    try:
+        return open(path, "w")  # noqa: SIM115 - lives as long as the run
+    except OSError as e:
+        raise CommandLineError(f"--trace {path}: {e.strerror}") from None
 
 
 def _stdio() -> dict[int, object]:

@@ -193,6 +193,8 @@ class Kernel:
             print(f"[{tid}] {describe_call(task, nr, ev.args)}", end="", file=self.trace)
         if entry is None:
             if nr == STUB_TRAP_NR and task.pending_exec is not None:
+                if self.trace is not None:
+                    print(" = <program loaded>", file=self.trace, flush=True)
                 self.finish_exec(task)
             else:
                 platform.complete(tid, ENOSYS)
@@ -431,6 +433,8 @@ def describe_call(task: Task, nr: int, args: tuple[int, ...]) -> str:
     from syscalls.flags import render
 
     entry = BY_NR[nr] if 0 <= nr <= MAX_NR else None
+    if nr == STUB_TRAP_NR:
+        return "<exec stub>()"
     if entry is None:
         return f"syscall_{nr:#x}({', '.join(hex(a) for a in args)})"
     parts = []
