@@ -108,8 +108,9 @@ def run(strict: bool, trace_all: bool, trace_path: str | None, pin: bool,
 
 @cli.command()
 @click.option(
-    "--format", "fmt", type=click.Choice(["rich", "json", "md"]), default="rich",
-    show_default=True, help="Terminal table, JSON, or Markdown.",
+    "--format", "fmt", type=click.Choice(["rich", "json", "md", "html"]), default="rich",
+    show_default=True,
+    help="Terminal table, JSON, Markdown, or one self-contained HTML page (a grid).",
 )  # fmt: skip
 def syscalls(fmt: str) -> None:
     """Print the syscall table: every x86-64 number, its support level and reason."""
@@ -121,7 +122,9 @@ def syscalls(fmt: str) -> None:
     if fmt == "json":
         click.echo(tablefmt.render_json(entries))
     elif fmt == "md":
-        click.echo(tablefmt.render_markdown(entries), nl=False)
+        click.echo(tablefmt.render_markdown(entries, tablefmt.load_app_syscalls()), nl=False)
+    elif fmt == "html":
+        click.echo(tablefmt.render_html(entries, tablefmt.load_app_syscalls()), nl=False)
     else:
         from rich.console import Console
 
