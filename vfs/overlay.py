@@ -422,7 +422,11 @@ class OverlayInode(Inode):
     def open(self, flags: int) -> OpenFile:
         if self.fmt == st.S_IFDIR:
             return DirFile(self, flags)
-        if flags & O_ACCMODE != O_RDONLY and self.fmt == st.S_IFREG:
+        if self.fmt != st.S_IFREG:
+            # FIFOs, sockets and devices: the layer's own file (a pipe has no offset or data
+            # to forward), even though its fstat then names the layer's inode
+            return self.real().open(flags)
+        if flags & O_ACCMODE != O_RDONLY:
             real = self.copy_up().open(flags)
         else:
             real = self.real().open(flags)
