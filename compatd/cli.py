@@ -34,6 +34,12 @@ def cli() -> None:
 @cli.command(context_settings={"allow_interspersed_args": False})
 @click.option("--strict", is_flag=True, help="A handler bug stops the run (the tests use it).")
 @click.option("--trace-all", is_flag=True, help="Trap every syscall, HOST ones included.")
+@click.option(
+    "--notify/--no-notify",
+    default=True,
+    show_default=True,
+    help="Answer the calls that need no ptrace stop through seccomp user notification.",
+)
 @click.option("--trace", "trace_path", default=None, metavar="FILE",
               help="Print every trapped call and its result to FILE ('-': stderr).")
 @click.option(
@@ -58,11 +64,22 @@ def cli() -> None:
     "--ro", is_flag=True,
     help="Nothing reaches the host: the cwd and read-write binds keep changes in memory.",
 )
+@click.option(
+    "--report", "report_path", metavar="FILE.json",
+    help="Write what the run needed (syscalls, errors, flags, files, unsupported cases) to "
+         "FILE.json and add it to the results database.",
+)  # fmt: skip
+@click.option("--db", "db_path", metavar="PATH",
+              help="The results database (default: $XDG_DATA_HOME/compatd/results.db).")
+@click.option("--no-db", is_flag=True, help="Do not add the --report to the results database.")
+@click.option("--stub", "stubs", multiple=True, hidden=True)  # explore: fails with ENOSYS
+@click.option("--fake", "fakes", multiple=True, hidden=True)  # explore: returns 0
 @click.argument("program")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def run(strict: bool, trace_all: bool, trace_path: str | None, pin: bool,
+def run(strict: bool, trace_all: bool, notify: bool, trace_path: str | None, pin: bool,
         root_dir: str | None, binds: tuple[str, ...], tmpfs_paths: tuple[str, ...], ro: bool,
-        program: str, args: tuple[str, ...]) -> None:
+        report_path: str | None, db_path: str | None, no_db: bool, stubs: tuple[str, ...],
+        fakes: tuple[str, ...], program: str, args: tuple[str, ...]) -> None:
     """Run PROGRAM with ARGS under compatd; exit with its status (128+N if killed by N)."""
     from compatd import loader
     from compatd.kernel.kernel import Kernel, shell_status
@@ -73,6 +90,15 @@ def run(strict: bool, trace_all: bool, trace_path: str | None, pin: bool,
     from vfs.namespace import mount_proc
 
     load_all()
+    overrides = _overrides(stubs, fakes)
+    if overrides and not trace_all:
+        # A syscall the host runs untrapped must trap to be stubbed or faked.
+        from syscalls.table import BY_NR
+        trace_all = any(BY_NR[nr].runs_on_host for nr in overrides)  # type: ignore[union-attr]
+    if report_path is not None:
+        parent = os.path.dirname(os.path.abspath(report_path))
+        if not os.path.isdir(parent) or not os.access(parent, os.W_OK):
+            raise CommandLineError(f"--report {report_path}: cannot write there")
     ns, cwd = _namespace(os.getcwd().encode(), root_dir, binds, tmpfs_paths, ro)
     root = ns.root_dentry()
     ctx = ops.PathContext(root, root, _HostCreds(), 0o022)
@@ -92,18 +118,73 @@ def run(strict: bool, trace_all: bool, trace_path: str | None, pin: bool,
     cpu = None
     if pin:
         cpu = min(os.sched_getaffinity(0))
-    platform = PtracePlatform(build_program(filter_rules(), trace_all=trace_all), pin_cpu=cpu)
-    kernel = Kernel(platform, ns, strict=strict, trace=_open_trace(trace_path))
+    rules = filter_rules(notify=notify and not trace_all)
+    notify_nrs = frozenset(r.nr for r in rules if r.notify)
+    platform = PtracePlatform(build_program(rules, trace_all=trace_all), pin_cpu=cpu,
+                              notify_nrs=notify_nrs)
+    recorder = None
+    if report_path is not None:
+        from compatd.report import Recorder
+
+        recorder = Recorder([program, *args], trace_all=trace_all)
+    kernel = Kernel(platform, ns, strict=strict, trace=_open_trace(trace_path),
+                    recorder=recorder, overrides=overrides)
     mount_proc(ns, kernel)  # procfs is generated from the kernel model
     # The terminal's Ctrl-C and Ctrl-\ reach the program (same process group); the
     # supervisor outlives them to report its status, and wakes programs waiting in an
     # emulated call so the host can deliver the signal to them.
     for sig in (signal.SIGINT, signal.SIGQUIT):
         signal.signal(sig, kernel.terminal_signal)
-    kernel.start(plan, cwd_dentry, _stdio())
-    status = kernel.run()
+    first = kernel.start(plan, cwd_dentry, _stdio())
+    if recorder is None:
+        status = kernel.run()
+    else:
+        recorder.note_initial_exec(first.tid, os.fsdecode(exe))
+        status = None
+        try:
+            status = kernel.run()
+        finally:
+            _write_report(recorder, kernel, status, report_path, db_path, no_db)
     sys.stdout.flush()
     raise SystemExit(shell_status(status))
+
+
+def _overrides(stubs: tuple[str, ...], fakes: tuple[str, ...]) -> dict[int, str]:
+    """--stub/--fake NAME (explore's runs): {nr: "enosys" | "fake"}."""
+    from syscalls.numbers import NUMBERS
+
+    out = {}
+    for names, action in ((stubs, "enosys"), (fakes, "fake")):
+        for name in names:
+            if name not in NUMBERS:
+                raise CommandLineError(f"--{'stub' if action == 'enosys' else 'fake'} {name}: "
+                                       "no such syscall")
+            out[NUMBERS[name]] = action
+    return out
+
+
+def _write_report(recorder: object, kernel: object, status: int | None, path: str,
+                  db_path: str | None, no_db: bool) -> None:
+    import json
+
+    from compatd import store
+
+    doc = recorder.report(kernel, None if status is None else shell_status_of(status))  # type: ignore[attr-defined]
+    with open(path, "w") as f:
+        json.dump(doc, f, indent=1)
+        f.write("\n")
+    if not no_db:
+        try:
+            with store.connect(db_path) as con:
+                store.add_run(con, doc)
+        except Exception as e:  # noqa: BLE001 - the report file is written; say why not stored
+            print(f"compatd: the run was not added to the results database: {e}", file=sys.stderr)
+
+
+def shell_status_of(status: int) -> int:
+    from compatd.kernel.kernel import shell_status
+
+    return shell_status(status)
 
 
 @cli.command()

@@ -124,6 +124,9 @@ class Syscall:
     unsupported: tuple[str, ...] = ()  # PARTIAL: the cases not handled, as data
     host_when: tuple[HostWhen, ...] = ()  # conditions under which the host runs it untrapped
     family: str = ""  # the handler module, for the table rendering
+    # The handler injects syscalls into the task, loads a program or follows a clone: it
+    # needs the task in a ptrace stop, so the filter traps it with SECCOMP_RET_TRACE.
+    needs_stop: bool = False
     invoke: Callable[[Any, Any], int] | None = field(default=None, repr=False)
 
     @property
@@ -197,6 +200,7 @@ def syscall(
     reason: str = "",
     unsupported: tuple[str, ...] = (),
     host_when: tuple[HostWhen, ...] = (),
+    needs_stop: bool = False,
 ) -> Callable[[Handler], Handler]:
     """Declare a syscall and its handler: ``@syscall("read", FULL, "fd:fd buf:buf_out n:size")``."""
 
@@ -212,6 +216,7 @@ def syscall(
                 unsupported=unsupported,
                 host_when=host_when,
                 family=fn.__module__.rpartition(".")[2],
+                needs_stop=needs_stop,
             )
         )
         return fn
@@ -254,12 +259,13 @@ def missing_numbers() -> list[int]:
     return [nr for nr in NAMES if BY_NR[nr] is None]
 
 
-def filter_rules(entries: Iterable[Syscall] | None = None) -> list[Rule]:
+def filter_rules(entries: Iterable[Syscall] | None = None, notify: bool = False) -> list[Rule]:
     """The seccomp rules the registry implies (``compatd.platform.seccomp.build_program``).
 
     One unconditional rule per HOST entry; one rule per other entry with ``host_when``, whose
     conditions must all hold for the host to run it. Everything else traps. ``entries``
-    defaults to the whole registry (call ``load_all()`` first).
+    defaults to the whole registry (call ``load_all()`` first). With ``notify``, entries
+    that do not need a ptrace stop go to the user-notification lane.
     """
     from compatd.platform.seccomp import Rule  # the platform owns the filter format
 
@@ -270,4 +276,6 @@ def filter_rules(entries: Iterable[Syscall] | None = None) -> list[Rule]:
         elif entry.host_when:
             conds = tuple((c.arg, c.mask & 0xFFFFFFFF, c.value) for c in entry.host_when)
             rules.append(Rule(entry.nr, conds))
+        elif notify and not entry.needs_stop:
+            rules.append(Rule(entry.nr, notify=True))
     return rules

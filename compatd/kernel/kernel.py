@@ -31,6 +31,7 @@ from vfs.base import tick
 if TYPE_CHECKING:
     from compatd.loader import ExecPlan
     from compatd.platform.base import Platform
+    from compatd.report import Recorder
     from vfs.base import Dentry, OpenFile
     from vfs.mount import MountTable
 
@@ -68,6 +69,8 @@ class Kernel:
         strict: bool = False,
         log: TextIO | None = None,
         trace: TextIO | None = None,
+        recorder: Recorder | None = None,
+        overrides: dict[int, str] | None = None,
     ) -> None:
         load_all()
         self.platform = platform
@@ -93,6 +96,16 @@ class Kernel:
         self.waiting = False  # in the platform's blocking wait (a signal may break it)
         self.interrupt_all_parked = False
         self.crashes: list[str] = []
+        # --report (a Recorder) and explore's stubbed/faked syscalls (nr -> "enosys" or
+        # "fake"): only when one is given does the loop use on_syscall_observed, and finish
+        # tell the recorder each result; otherwise nothing is added to the hot path.
+        self.recorder = recorder
+        self.overrides = overrides or {}
+        if recorder is not None or self.overrides:
+            self.on_syscall = self.on_syscall_observed  # type: ignore[method-assign]
+        if recorder is not None:
+            recorder.kernel = self
+            self.finish = self.finish_recorded  # type: ignore[method-assign]
 
     # start ------------------------------------------------------------------------------
     def start(
@@ -110,6 +123,7 @@ class Kernel:
         fs = FSContext(root=self.ns.root_dentry(), cwd=cwd, umask=os.umask(0o022))
         os.umask(fs.umask)
         task = Task(tid, group, fdt, fs, self.platform.memory(tid), self)
+        task.started = True  # the platform ran it to the stub's exec
         task.pending_exec = plan
         group.tasks[tid] = task
         self.tasks[tid] = task
@@ -228,6 +242,30 @@ class Kernel:
         self.finish(tid, ret)
         if self.parked:
             self.retry_parked()
+
+    def on_syscall_observed(self, ev: Event) -> None:
+        """``on_syscall`` with a recorder and/or stubbed or faked syscalls (explore)."""
+        task = self.tasks[ev.tid]
+        if task.started:
+            recorder = self.recorder
+            if recorder is not None:
+                recorder.enter(task, ev)
+            action = self.overrides.get(ev.nr)
+            if action is not None:
+                # Loupe's method: the call fails with ENOSYS or "succeeds" doing nothing.
+                ret = ENOSYS if action == "enosys" else 0
+                if recorder is not None:
+                    recorder.result(ev.tid, ret)
+                if self.trace is not None:
+                    print(f"[{ev.tid}] {describe_call(task, ev.nr, ev.args)} = "
+                          f"{describe_result(ret)} <{action}>", file=self.trace, flush=True)
+                self.platform.complete(ev.tid, ret)
+                return
+        Kernel.on_syscall(self, ev)
+
+    def finish_recorded(self, tid: int, ret: int) -> None:
+        self.recorder.result(tid, ret)  # type: ignore[union-attr]
+        Kernel.finish(self, tid, ret)
 
     def finish(self, tid: int, ret: int) -> None:
         """Complete a trapped call with ``ret`` (or the sentinels' meaning)."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import gc
 import os
 import signal
 import socket
@@ -21,6 +22,7 @@ import struct
 from compatd.errors import KernelError
 from compatd.platform import seccomp
 from compatd.platform.events import CLONED, EXECED, EXITED, SIGNAL, STOPPED, SYSCALL, Event
+from compatd.platform.notify import NotifyLane
 from compatd.platform.stub import STUB_BASE, stub_memfd
 
 PTRACE_CONT = 7
@@ -65,6 +67,7 @@ WALL = 0x40000000  # __WALL: threads and children alike
 # length of one injected call (a file mmap), and the stub it execs. Nothing else.
 CHANNEL_FD = 100
 STUB_FD = 101
+LISTENER_FD = 0  # where the child's seccomp listener lands: the lowest free fd
 SYS_RECVMSG = 47
 SYS_CLOSE = 3
 SYS_MUNMAP = 11
@@ -171,13 +174,20 @@ class ProcMemory:
 class PtracePlatform:
     """Runs tracees under seccomp + ptrace; one instance per supervisor."""
 
-    def __init__(self, filter_program: bytes, pin_cpu: int | None = None) -> None:
+    def __init__(self, filter_program: bytes, pin_cpu: int | None = None,
+                 notify_nrs: frozenset[int] = frozenset()) -> None:
+        """``notify_nrs``: the calls the filter sends to the user-notification lane; then the
+        supervisor takes the listener fd and waits on it beside ptrace stops."""
         self.filter_program = filter_program
         self.pin_cpu = pin_cpu
+        self.notify = bool(notify_nrs)
+        self.notify_nrs = notify_nrs
         self.regs: dict[int, ptrace_registers_t] = {}
         self.mems: dict[int, ProcMemory] = {}
         self.at_exit_stop: set[int] = set()  # tids stopped at a syscall exit (after inject)
         self.tids: set[int] = set()
+        self.lane = NotifyLane() if notify_nrs else None
+        self.listener_closed = False
 
     # start ------------------------------------------------------------------------------
     def spawn(self, argv: list[bytes], envp: list[bytes]) -> int:
@@ -198,7 +208,10 @@ class PtracePlatform:
                 os.dup2(stub, STUB_FD, inheritable=False)
                 os.closerange(0, CHANNEL_FD)
                 os.closerange(STUB_FD + 1, 1 << 16)
-                seccomp.install(self.filter_program)
+                # From the filter on, the only syscall may be the exec (trapped, passed
+                # through): a notified call here would wait for an answer nobody gives yet.
+                gc.disable()
+                seccomp.install(self.filter_program, listener=self.notify)
                 os.execve(STUB_FD, argv, env)
             finally:
                 os._exit(127)
@@ -211,7 +224,29 @@ class PtracePlatform:
         _check(_ptrace(PTRACE_SEIZE, pid, None, OPTIONS), "SEIZE")
         os.kill(pid, signal.SIGCONT)
         self._add(pid)
+        self._follow_to_exec(pid)
         return pid
+
+    def _follow_to_exec(self, pid: int) -> None:
+        """Run the spawned child to its exec of the stub; at that trapped exec, take the
+        user-notification listener it created (its fd 0, the lowest free) with pidfd_getfd."""
+        while True:
+            _, status = os.waitpid(pid, WALL)
+            if os.WIFEXITED(status) or os.WIFSIGNALED(status):
+                raise RuntimeError(f"the exec stub did not start (status {status:#x})")
+            stop = status >> 8
+            if stop == SYSCALL_STOP:
+                if self.lane is not None and self.lane.fd < 0:
+                    self.lane.take_listener(pid, LISTENER_FD)
+                _ptrace(PTRACE_CONT, pid, None, None)
+            elif stop == signal.SIGTRAP | (PTRACE_EVENT_EXEC << 8):
+                self.memory(pid).reopen()
+                _ptrace(PTRACE_CONT, pid, None, None)
+                return
+            elif (stop >> 8) == PTRACE_EVENT_STOP or stop & 0xFF == signal.SIGSTOP:
+                _ptrace(PTRACE_CONT, pid, None, None)
+            else:
+                _ptrace(PTRACE_CONT, pid, None, stop & 0xFF)
 
     def _add(self, tid: int) -> None:
         self.tids.add(tid)
@@ -225,9 +260,24 @@ class PtracePlatform:
 
     # stops ------------------------------------------------------------------------------
     def wait(self) -> Event:
+        lane = self.lane
+        if lane is None:
+            while True:
+                tid, status = os.waitpid(-1, WALL)
+                ev = self._decode(tid, status)
+                if ev is not None:
+                    return ev
         while True:
-            tid, status = os.waitpid(-1, WALL)
-            ev = self._decode(tid, status)
+            # ptrace stops first, while SIGCHLD said there may be some; then both lanes.
+            while lane.sigchld:
+                tid, status = os.waitpid(-1, WALL | os.WNOHANG)
+                if not tid:
+                    lane.sigchld = False
+                    break
+                ev = self._decode(tid, status)
+                if ev is not None:
+                    return ev
+            ev = lane.next_event()
             if ev is not None:
                 return ev
 
@@ -273,6 +323,8 @@ class PtracePlatform:
         return Event(SIGNAL, tid, value=sig)
 
     def _drop(self, tid: int) -> None:
+        if self.lane is not None:
+            self.lane.ids.pop(tid, None)
         self.tids.discard(tid)
         self.regs.pop(tid, None)
         self.at_exit_stop.discard(tid)
@@ -285,6 +337,10 @@ class PtracePlatform:
 
     # resuming ---------------------------------------------------------------------------
     def complete(self, tid: int, result: int) -> None:
+        lane = self.lane
+        if lane is not None and tid in lane.ids:
+            lane.answer(tid, result)
+            return
         regs = self.regs[tid]
         if tid in self.at_exit_stop:
             self.at_exit_stop.discard(tid)
@@ -295,6 +351,10 @@ class PtracePlatform:
         _ptrace(PTRACE_CONT, tid, None, None)
 
     def passthrough(self, tid: int) -> None:
+        lane = self.lane
+        if lane is not None and tid in lane.ids:
+            lane.answer(tid, 0, run_on_host=True)
+            return
         if tid in self.at_exit_stop:
             raise RuntimeError("cannot pass a call through after injecting into it")
         _ptrace(PTRACE_CONT, tid, None, None)
@@ -311,6 +371,8 @@ class PtracePlatform:
         put the registers back; the trapped call is then finished by ``complete`` or
         ``start_at`` from that exit stop.
         """
+        if self.lane is not None and tid in self.lane.ids:
+            raise RuntimeError("inject needs a ptrace stop: declare the syscall needs_stop")
         regs = self.regs[tid]
         saved = ptrace_registers_t()
         ctypes.pointer(saved)[0] = regs
@@ -322,7 +384,7 @@ class PtracePlatform:
         if again:
             regs.rip -= 2  # back onto the 2-byte syscall instruction
         _check(_ptrace(PTRACE_SETREGS, tid, None, ctypes.addressof(regs)), "SETREGS")
-        self._step_to_exit(tid, again)
+        self._step_to_exit(tid, again, nr)
         _check(_ptrace(PTRACE_GETREGS, tid, None, ctypes.addressof(regs)), "GETREGS")
         result = regs.rax
         ctypes.pointer(regs)[0] = saved
@@ -331,16 +393,22 @@ class PtracePlatform:
         self.at_exit_stop.add(tid)
         return result - (1 << 64) if result >> 63 else result
 
-    def _step_to_exit(self, tid: int, from_exit: bool) -> bool:
-        """Resume with PTRACE_SYSCALL until the task reaches a syscall-exit stop; return
-        whether it exec'd on the way (an injected execve).
+    def _step_to_exit(self, tid: int, from_exit: bool, nr: int) -> bool:
+        """Resume with PTRACE_SYSCALL until the task reaches the exit stop of syscall ``nr``
+        it was set up to run; return whether it exec'd on the way (an injected execve).
 
-        From an exit stop the task passes a syscall-entry stop and, when the filter traps the
-        call, a seccomp stop on the way; both are stepped over (the host runs the call).
+        From an exit stop the task first passes a syscall-entry stop. Then the filter runs:
+        a trapped call gives a seccomp stop (stepped over: the host runs it); a call the
+        filter sends to the notification lane waits for an answer, which is "run it on the
+        host" (other tasks' notifications that arrive meanwhile are kept for later).
         """
         info = ctypes.create_string_buffer(88)
         execed = False
+        notified = self.lane is not None and nr in self.notify_nrs
         _check(_ptrace(PTRACE_SYSCALL, tid, None, None), "SYSCALL")
+        entered = not from_exit
+        if entered and notified:
+            self.lane.let_host_run(tid)
         while True:
             _, status = os.waitpid(tid, WALL)
             if os.WIFEXITED(status) or os.WIFSIGNALED(status):
@@ -349,13 +417,18 @@ class PtracePlatform:
                 execed = True
                 self.memory(tid).reopen()
             elif status >> 8 == SYSCALL_EXIT_STOP:
-                if not from_exit:
-                    return execed
-                _ptrace(PTRACE_GET_SYSCALL_INFO, tid, 88, ctypes.addressof(info))
-                if info.raw[0] == SYSCALL_INFO_EXIT:
-                    return execed
-            # An entry stop, a seccomp stop, or a signal arriving (delivered later by the
-            # host, which re-raises pending signals when the task returns to user mode).
+                if entered:
+                    _ptrace(PTRACE_GET_SYSCALL_INFO, tid, 88, ctypes.addressof(info))
+                    if not from_exit or info.raw[0] == SYSCALL_INFO_EXIT:
+                        return execed
+                else:  # the entry stop: the filter comes next
+                    entered = True
+                    _check(_ptrace(PTRACE_SYSCALL, tid, None, None), "SYSCALL")
+                    if notified:
+                        self.lane.let_host_run(tid)
+                    continue
+            # A seccomp stop, or a signal arriving (delivered later by the host, which
+            # re-raises pending signals when the task returns to user mode).
             _check(_ptrace(PTRACE_SYSCALL, tid, None, None), "SYSCALL")
 
     def install_fd(self, tid: int, host_fd: int, scratch: int) -> int:
@@ -397,7 +470,7 @@ class PtracePlatform:
         regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8 = tfd, scratch + 192, argv, envp, 0x1000
         regs.rip -= 2  # install_fd left the task at a syscall exit: run the instruction again
         _check(_ptrace(PTRACE_SETREGS, tid, None, ctypes.addressof(regs)), "SETREGS")
-        execed = self._step_to_exit(tid, True)
+        execed = self._step_to_exit(tid, True, SYS_EXECVEAT)
         _check(_ptrace(PTRACE_GETREGS, tid, None, ctypes.addressof(regs)), "GETREGS")
         if execed:
             self.at_exit_stop.discard(tid)
@@ -423,7 +496,11 @@ class PtracePlatform:
         _check(_ptrace(PTRACE_CONT, tid, None, None), "CONT")
 
     def unmap_stub(self, tid: int) -> None:
-        """The last injection of a load: the stub's page goes (the task never returns there)."""
+        """The last injections of a load: the stub's page goes (the task never returns
+        there), and the first program drops the listener fd its spawner left it."""
+        if self.lane is not None and not self.listener_closed:
+            self.listener_closed = True
+            self.inject(tid, SYS_CLOSE, LISTENER_FD)
         self.inject(tid, SYS_MUNMAP, STUB_BASE, 0x1000)
 
     def host_auxv(self, tid: int) -> list[tuple[int, int]]:

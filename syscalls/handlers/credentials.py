@@ -32,7 +32,8 @@ CREDS_NOTE = ("RLIMIT_NPROC is not checked when the real uid changes (Linux fail
 
 def commit(t: Task, old: Creds) -> int:
     """commit_creds: a change of euid, egid, fsuid or fsgid makes the process non-dumpable
-    (fs.suid_dumpable) and clears the caller's parent-death signal, on the host too."""
+    (fs.suid_dumpable) and clears the caller's parent-death signal, on the host too (an
+    injected prctl: every caller of this is declared ``needs_stop``)."""
     c = t.group.creds
     if (old.euid, old.egid, old.fsuid, old.fsgid) != (c.euid, c.egid, c.fsuid, c.fsgid):
         t.group.dumpable = suid_dumpable()
@@ -54,7 +55,7 @@ def fix_uids(t: Task, old: Creds) -> int:
 
 
 # uids ------------------------------------------------------------------------------------
-@syscall("setuid", Level.PARTIAL, "uid:uid", unsupported=CREDS_NOTE)
+@syscall("setuid", Level.PARTIAL, "uid:uid", unsupported=CREDS_NOTE, needs_stop=True)
 def sys_setuid(t: Task, uid: int) -> int:
     c = t.group.creds
     if uid == NO_ID:
@@ -68,7 +69,8 @@ def sys_setuid(t: Task, uid: int) -> int:
     return fix_uids(t, old)
 
 
-@syscall("setreuid", Level.PARTIAL, "ruid:uid euid:uid", unsupported=CREDS_NOTE)
+@syscall("setreuid", Level.PARTIAL, "ruid:uid euid:uid", unsupported=CREDS_NOTE,
+         needs_stop=True)
 def sys_setreuid(t: Task, ruid: int, euid: int) -> int:
     c = t.group.creds
     priv = c.capable(CAP_SETUID)
@@ -87,7 +89,8 @@ def sys_setreuid(t: Task, ruid: int, euid: int) -> int:
     return fix_uids(t, old)
 
 
-@syscall("setresuid", Level.PARTIAL, "ruid:uid euid:uid suid:uid", unsupported=CREDS_NOTE)
+@syscall("setresuid", Level.PARTIAL, "ruid:uid euid:uid suid:uid", unsupported=CREDS_NOTE,
+         needs_stop=True)
 def sys_setresuid(t: Task, ruid: int, euid: int, suid: int) -> int:
     c = t.group.creds
     if ((ruid == NO_ID or ruid == c.uid) and (euid == NO_ID or euid == c.euid == c.fsuid)
@@ -107,7 +110,7 @@ def sys_setresuid(t: Task, ruid: int, euid: int, suid: int) -> int:
     return fix_uids(t, old)
 
 
-@syscall("setfsuid", FULL, "fsuid:uid")
+@syscall("setfsuid", FULL, "fsuid:uid", needs_stop=True)
 def sys_setfsuid(t: Task, fsuid: int) -> int:
     """Always returns the old fsuid; changes it only when allowed (no errors at all)."""
     c = t.group.creds
@@ -123,7 +126,7 @@ def sys_setfsuid(t: Task, fsuid: int) -> int:
 
 
 # gids ------------------------------------------------------------------------------------
-@syscall("setgid", FULL, "gid:gid")
+@syscall("setgid", FULL, "gid:gid", needs_stop=True)
 def sys_setgid(t: Task, gid: int) -> int:
     c = t.group.creds
     if gid == NO_ID:
@@ -137,7 +140,7 @@ def sys_setgid(t: Task, gid: int) -> int:
     return commit(t, old)
 
 
-@syscall("setregid", FULL, "rgid:gid egid:gid")
+@syscall("setregid", FULL, "rgid:gid egid:gid", needs_stop=True)
 def sys_setregid(t: Task, rgid: int, egid: int) -> int:
     c = t.group.creds
     priv = c.capable(CAP_SETGID)
@@ -156,7 +159,7 @@ def sys_setregid(t: Task, rgid: int, egid: int) -> int:
     return commit(t, old)
 
 
-@syscall("setresgid", FULL, "rgid:gid egid:gid sgid:gid")
+@syscall("setresgid", FULL, "rgid:gid egid:gid sgid:gid", needs_stop=True)
 def sys_setresgid(t: Task, rgid: int, egid: int, sgid: int) -> int:
     c = t.group.creds
     if ((rgid == NO_ID or rgid == c.gid) and (egid == NO_ID or egid == c.egid == c.fsgid)
@@ -176,7 +179,7 @@ def sys_setresgid(t: Task, rgid: int, egid: int, sgid: int) -> int:
     return commit(t, old)
 
 
-@syscall("setfsgid", FULL, "fsgid:gid")
+@syscall("setfsgid", FULL, "fsgid:gid", needs_stop=True)
 def sys_setfsgid(t: Task, fsgid: int) -> int:
     c = t.group.creds
     old_fsgid = c.fsgid

@@ -29,8 +29,7 @@ KNOWN_MAP_FLAGS = 0x3F | 0x100 | 0x800 | 0x1000 | 0x2000 | 0x4000 | 0x8000 | 0x1
     unsupported=(
         "MAP_SHARED of files with no host file behind them (procfs, pipes, devices): ENODEV",
     ),
-    host_when=(HostWhen(3, MAP_ANONYMOUS, MAP_ANONYMOUS),),
-)
+    host_when=(HostWhen(3, MAP_ANONYMOUS, MAP_ANONYMOUS),), needs_stop=True)
 def sys_mmap(t: Task, addr: int, length: int, prot: int, flags: int, fd: int, offset: int) -> int:
     # mm/mmap.c do_mmap: EBADF, then EINVAL for offset/length/type, then EACCES for modes.
     f = not_path(t.fdt.get(fd))
@@ -53,6 +52,6 @@ def sys_mmap(t: Task, addr: int, length: int, prot: int, flags: int, fd: int, of
     return TaskSpace(t).map_file(addr, length, prot, flags, f, offset)
 
 
-@syscall("brk", Level.FULL, "brk:ptr")
+@syscall("brk", Level.FULL, "brk:ptr", needs_stop=True)
 def sys_brk(t: Task, addr: int) -> int:
     return TaskSpace(t).set_brk(addr)

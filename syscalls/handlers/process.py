@@ -86,7 +86,7 @@ def do_clone(t: Task, flags: int) -> int:
 
 @syscall("clone", Level.PARTIAL,
          "flags:flags/clone stack:ptr parent_tid:ptr child_tid:ptr tls:ulong",
-         unsupported=CLONE_UNSUPPORTED)
+         unsupported=CLONE_UNSUPPORTED, needs_stop=True)
 def sys_clone(t: Task, flags: int, stack: int, ptid: int, ctid: int, tls: int) -> int:
     return do_clone(t, flags & 0xFFFFFFFF)
 
@@ -94,7 +94,8 @@ def sys_clone(t: Task, flags: int, stack: int, ptid: int, ctid: int, tls: int) -
 CLONE_ARGS = struct.Struct("<11Q")  # struct clone_args, up to CLONE_ARGS_SIZE_VER2
 
 
-@syscall("clone3", Level.PARTIAL, "args:struct_in size:size", unsupported=CLONE_UNSUPPORTED)
+@syscall("clone3", Level.PARTIAL, "args:struct_in size:size", unsupported=CLONE_UNSUPPORTED,
+         needs_stop=True)
 def sys_clone3(t: Task, args: int, size: int) -> int:
     if size < 64 or size > 4096:
         raise KernelError(errno.EINVAL, f"clone_args size {size}")
@@ -107,12 +108,12 @@ def sys_clone3(t: Task, args: int, size: int) -> int:
     return do_clone(t, flags)
 
 
-@syscall("fork", FULL)
+@syscall("fork", FULL, needs_stop=True)
 def sys_fork(t: Task) -> int:
     return do_clone(t, SIGCHLD)
 
 
-@syscall("vfork", FULL)
+@syscall("vfork", FULL, needs_stop=True)
 def sys_vfork(t: Task) -> int:
     return do_clone(t, CLONE_VM | CLONE_VFORK | SIGCHLD)
 
@@ -163,12 +164,12 @@ def do_execveat(t: Task, dirfd: int, path_addr: int, argv_addr: int, envp_addr: 
     return t.kernel.exec_task(t, plan, argv_addr, envp_addr)
 
 
-@syscall("execve", FULL, "path:path argv:ptr envp:ptr")
+@syscall("execve", FULL, "path:path argv:ptr envp:ptr", needs_stop=True)
 def sys_execve(t: Task, path: int, argv: int, envp: int) -> int:
     return do_execveat(t, AT_FDCWD, path, argv, envp, 0)
 
 
-@syscall("execveat", FULL, "dirfd:fd path:path argv:ptr envp:ptr flags:flags/at")
+@syscall("execveat", FULL, "dirfd:fd path:path argv:ptr envp:ptr flags:flags/at", needs_stop=True)
 def sys_execveat(t: Task, dirfd: int, path: int, argv: int, envp: int, flags: int) -> int:
     return do_execveat(t, dirfd, path, argv, envp, flags)
 
@@ -223,7 +224,7 @@ RUSAGE_SIZE = 144
 
 @syscall("wait4", Level.PARTIAL,
          "pid:pid wstatus:struct_out options:flags/wait rusage:struct_out",
-         unsupported=WAIT_UNSUPPORTED)
+         unsupported=WAIT_UNSUPPORTED, needs_stop=True)
 def sys_wait4(t: Task, pid: int, wstatus: int, options: int, rusage: int) -> int:
     if options & ~(WNOHANG | WUNTRACED | WCONTINUED | WNOTHREAD | WALL | WCLONE):
         raise KernelError(errno.EINVAL, f"wait4 options {options:#x}")
@@ -248,7 +249,7 @@ CLD_EXITED, CLD_KILLED, CLD_DUMPED = 1, 2, 3
 
 
 @syscall("waitid", Level.PARTIAL, "idtype:int id:pid infop:struct_out options:flags/wait "
-         "rusage:struct_out", unsupported=WAIT_UNSUPPORTED + ("P_PIDFD: EINVAL",))
+         "rusage:struct_out", unsupported=WAIT_UNSUPPORTED + ("P_PIDFD: EINVAL",), needs_stop=True)
 def sys_waitid(t: Task, idtype: int, ident: int, infop: int, options: int, rusage: int) -> int:
     if options & ~(WNOHANG | WSTOPPED | WEXITED | WCONTINUED | WNOWAIT | WNOTHREAD | WALL
                    | WCLONE) or not options & (WEXITED | WSTOPPED | WCONTINUED):

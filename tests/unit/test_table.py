@@ -243,3 +243,21 @@ def test_filter_rules_match_table():
             assert rules[e.nr].conditions == tuple((c.arg, c.mask, c.value) for c in e.host_when)
         else:
             assert e.nr not in rules
+
+
+def test_notify_lane_gets_the_calls_that_need_no_stop():
+    """With the notification lane: HOST entries run, calls whose handlers inject into the
+    task (needs_stop) trap under ptrace, everything else goes to the lane."""
+    from compatd.platform.seccomp import SECCOMP_RET_USER_NOTIF
+
+    program = build_program(filter_rules(notify=True))
+    for entry in REGISTRY.values():
+        got = run_bpf(program, seccomp_data(entry.nr, (0, 0, 0, 0x02, 3, 0)))
+        if entry.level is Level.HOST:
+            want = SECCOMP_RET_ALLOW
+        elif entry.needs_stop or entry.host_when:
+            want = SECCOMP_RET_TRACE
+        else:
+            want = SECCOMP_RET_USER_NOTIF
+        assert got == want, entry.name
+    assert run_bpf(program, seccomp_data(9, (0, 4096, 3, 0x22, 0, 0))) == SECCOMP_RET_ALLOW
