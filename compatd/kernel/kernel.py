@@ -202,6 +202,10 @@ class Kernel:
             platform.passthrough(tid)
             return
         self.current = task
+        if self.parked and tid in self.parked:
+            # A signal withdrew the parked call (notification lane) and the host restarted
+            # it or the program made a new one: the old wait is over.
+            del self.parked[tid]
         entry = BY_NR[nr] if 0 <= nr <= MAX_NR else None
         if self.trace is not None:
             print(f"[{tid}] {describe_call(task, nr, ev.args)}", end="", file=self.trace)
