@@ -11,6 +11,7 @@ from syscalls.handlers import (  # noqa: F401
     fs_stat,
     identity,
     memory,
+    pipes,
     prctl,
     process,
     read_write,

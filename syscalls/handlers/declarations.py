@@ -255,10 +255,6 @@ files("tee", ENOSYS, "fd_in:fd fd_out:fd len:size flags:flags",
       reason=later(3, "duplicating pipe contents"))
 files("vmsplice", ENOSYS, "fd:fd iov:struct_in nr_segs:ulong flags:flags",
       reason=later(3, "moving user memory into pipes"))
-files("pipe", ENOSYS, "pipefd:struct_out",
-      reason=later(3, "pipes (pipefs)"))
-files("pipe2", ENOSYS, "pipefd:struct_out flags:flags/open",
-      reason=later(3, "pipes (pipefs) with O_CLOEXEC/O_NONBLOCK/O_DIRECT"))
 files("memfd_create", ENOSYS, "name:str flags:flags/memfd",
       reason=later(3, "memfds, the tmpfs-backed files that can be mapped"))
 files("remap_file_pages", ENOSYS, "addr:ptr size:size prot:ulong pgoff:ulong flags:ulong",

@@ -10,6 +10,7 @@ from compatd.kernel.task import Task
 from syscalls.handlers.common import is_regular, not_path
 from syscalls.table import Level, syscall
 from vfs.flags import O_APPEND, O_CLOEXEC, O_DIRECT, O_NOATIME, O_NONBLOCK
+from vfs.pipefs import CAP_SYS_RESOURCE, host_has_cap, pipe_of
 
 FULL = Level.FULL
 
@@ -75,6 +76,8 @@ F_SETFD = 2
 F_GETFL = 3
 F_SETFL = 4
 F_DUPFD_CLOEXEC = 1030
+F_SETPIPE_SZ = 1031
+F_GETPIPE_SZ = 1032
 FD_CLOEXEC = 1
 # F_SETFL may change only these (fs/fcntl.c SETFL_MASK; O_ASYNC needs F_SETOWN's signals).
 SETFL_MASK = O_APPEND | O_NONBLOCK | O_DIRECT | O_NOATIME
@@ -91,7 +94,7 @@ FCNTL_NAMES = {
     Level.PARTIAL,
     "fd:fd cmd:cmd/fcntl_cmd arg:ulong",
     unsupported=(
-        "record and OFD locks, leases, F_NOTIFY, owners and signals, pipe sizes, seals: "
+        "record and OFD locks, leases, F_NOTIFY, owners and signals, seals: "
         "EINVAL until the file-family issue",
     ),
 )
@@ -117,6 +120,16 @@ def sys_fcntl(t: Task, fd: int, cmd: int, arg: int) -> int:
         not_path(f)
         f.flags = (f.flags & ~SETFL_MASK) | (arg & SETFL_MASK)
         return 0
+    if cmd == F_GETPIPE_SZ or cmd == F_SETPIPE_SZ:
+        pipe = pipe_of(f)
+        if pipe is None:
+            raise KernelError(errno.EBADF, "not a pipe")
+        if cmd == F_GETPIPE_SZ:
+            return pipe.capacity
+        # CAP_SYS_RESOURCE (euid 0, if the host gave it to us) may go past
+        # /proc/sys/fs/pipe-max-size.
+        privileged = t.creds.euid == 0 and host_has_cap(CAP_SYS_RESOURCE)
+        return pipe.set_size(arg & 0xFFFFFFFF, privileged)
     raise Unsupported(errno.EINVAL, FCNTL_NAMES.get(cmd, f"cmd {cmd}"))
 
 

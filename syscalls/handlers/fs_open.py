@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import errno
 import struct
+from collections.abc import Callable
 
-from compatd.errors import KernelError, Unsupported
+from compatd.errors import KernelError, Unsupported, WouldBlock
 from compatd.kernel.task import Task
 from syscalls.handlers.common import lookup_at, path_context
 from syscalls.table import Level, syscall
 from vfs import ops
+from vfs.base import OpenFile
 from vfs.flags import (
     AT_EMPTY_PATH,
     AT_FDCWD,
@@ -46,9 +48,32 @@ OPEN_UNSUPPORTED = ("O_TMPFILE: EOPNOTSUPP until the file-family issue",)
 def do_open(t: Task, dirfd: int, path_addr: int, flags: int, mode: int, how: int = 0) -> int:
     path = t.read_path(path_addr)
     ctx = path_context(t, dirfd, path, scoped=bool(how & (RESOLVE_BENEATH | RESOLVE_IN_ROOT)))
-    f = ops.open(ctx, path, flags, mode & 0o7777, how)
+    try:
+        f = ops.open(ctx, path, flags, mode & 0o7777, how)
+    except WouldBlock as e:
+        # A FIFO open waiting for its other side: park, then finish the same open.
+        if e.retry is None:
+            raise
+        raise WouldBlock(e.why, finish_later(t, e.retry, flags)) from None
+    return install_opened(t, f, flags)
+
+
+def install_opened(t: Task, f: OpenFile, flags: int) -> int:
     f.flags = (flags & ~OPEN_ONLY) | O_LARGEFILE
     return t.install_fd(f, cloexec=bool(flags & O_CLOEXEC))
+
+
+def finish_later(t: Task, opening: Callable[[], OpenFile], flags: int) -> Callable[[], int]:
+    """The parked form of an open: the VFS's retry gives the file, this installs it."""
+
+    def retry() -> int:
+        try:
+            f = opening()
+        except WouldBlock as e:
+            raise WouldBlock(e.why, finish_later(t, e.retry or opening, flags)) from None
+        return install_opened(t, f, flags)
+
+    return retry
 
 
 @syscall("open", Level.PARTIAL, "path:path flags:flags/open mode:mode",

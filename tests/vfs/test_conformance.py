@@ -7,6 +7,7 @@ import stat as st
 
 import pytest
 
+from compatd.errors import WouldBlock
 from tests.vfs.helpers import OTHER, ROOT, USER, World, raises
 from vfs import ops
 from vfs.flags import (
@@ -15,6 +16,7 @@ from vfs.flags import (
     O_DIRECTORY,
     O_EXCL,
     O_NOFOLLOW,
+    O_NONBLOCK,
     O_PATH,
     O_RDONLY,
     O_RDWR,
@@ -564,7 +566,20 @@ def test_mknod(world: World):
     ctx = world.ctx()
     ops.mknod(ctx, b"/fifo", st.S_IFIFO | 0o644)
     assert st.S_ISFIFO(ops.stat(ctx, b"/fifo").mode)
-    raises(errno.ENXIO, ops.open, ctx, b"/fifo", O_RDONLY)
+    # A FIFO is a pipe: write-only without readers is ENXIO with O_NONBLOCK, read-only
+    # with O_NONBLOCK opens at once, and a blocking open waits for the other side.
+    raises(errno.ENXIO, ops.open, ctx, b"/fifo", O_WRONLY | O_NONBLOCK)
+    r = ops.open(ctx, b"/fifo", O_RDONLY | O_NONBLOCK)
+    w = ops.open(ctx, b"/fifo", O_WRONLY)
+    assert w.write(b"through") == 7 and r.read(100) == b"through"
+    with pytest.raises(WouldBlock):
+        r.flags = O_RDONLY
+        r.read(100)
+    w.release()
+    assert r.read(100) == b""
+    r.release()
+    with pytest.raises(WouldBlock):
+        ops.open(ctx, b"/fifo", O_RDONLY)
     ops.mknod(ctx, b"/reg", st.S_IFREG | 0o600)
     assert st.S_ISREG(ops.stat(ctx, b"/reg").mode)
     ops.mkdir(ctx, b"/u", 0o777)
