@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import copy
 import errno
+import heapq
 import os
 import sys
+import time
 import traceback
 from collections import Counter
 from collections.abc import Callable
@@ -94,6 +96,10 @@ class Kernel:
         self.early_stops: set[int] = set()
         self.max_procs = 512
         self.waiting = False  # in the platform's blocking wait (a signal may break it)
+        # Timeouts of blocking calls: a heap of (deadline, handle, callback).
+        self.timers: list[tuple[float, int, Callable[[], None]]] = []
+        self.timer_seq = 0
+        self.cancelled_timers: set[int] = set()
         self.interrupt_all_parked = False
         self.crashes: list[str] = []
         # --report (a Recorder) and explore's stubbed/faked syscalls (nr -> "enosys" or
@@ -170,11 +176,13 @@ class Kernel:
             while self.tasks:
                 try:
                     self.waiting = True
-                    ev = wait()
+                    ev = wait(self.timers[0][0] - time.monotonic() if self.timers else None)
                 except TerminalSignal:
                     ev = None
                 finally:
                     self.waiting = False
+                if self.timers and self.timers[0][0] <= time.monotonic():
+                    self.run_timers()
                 if self.interrupt_all_parked:
                     # Parked calls fail with EINTR; the host then delivers the signal the
                     # terminal sent to the program's process group.
@@ -191,6 +199,28 @@ class Kernel:
             self.platform.kill_all()
             raise
         return self.exit_status if self.exit_status is not None else 0
+
+    # timers ---------------------------------------------------------------------------------
+    def add_timer(self, delay: float, callback: Callable[[], None]) -> int:
+        """Call ``callback`` from the loop after ``delay`` seconds (a blocking call's
+        timeout); returns a handle for ``cancel_timer``."""
+        self.timer_seq += 1
+        heapq.heappush(self.timers, (time.monotonic() + delay, self.timer_seq, callback))
+        return self.timer_seq
+
+    def cancel_timer(self, handle: int) -> None:
+        self.cancelled_timers.add(handle)
+
+    def run_timers(self) -> None:
+        now = time.monotonic()
+        while self.timers and self.timers[0][0] <= now:
+            _, seq, callback = heapq.heappop(self.timers)
+            if seq in self.cancelled_timers:
+                self.cancelled_timers.discard(seq)
+                continue
+            callback()
+        if self.parked:
+            self.retry_parked()
 
     def on_syscall(self, ev: Event) -> None:
         platform = self.platform

@@ -26,8 +26,9 @@ class Platform(Protocol):
         Its first event is EXECED, then a syscall stop with STUB_TRAP_NR."""
         ...
 
-    def wait(self) -> Event:
-        """Block until a task stops or exits."""
+    def wait(self, timeout: float | None = None) -> Event | None:
+        """Block until a task stops, exits or makes a notified call, or ``timeout`` seconds
+        pass (None)."""
         ...
 
     def memory(self, tid: int) -> Memory: ...

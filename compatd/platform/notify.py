@@ -78,12 +78,15 @@ class NotifyLane:
         self.fd = got
         self._poll.register(got, select.POLLIN)
 
-    def next_event(self) -> Event | None:
-        """Sleep until a notification or SIGCHLD; the call a notification carries, or None
-        when it is SIGCHLD (or a notification withdrawn before we read it)."""
+    def next_event(self, timeout: float | None = None) -> Event | None:
+        """Sleep until a notification, SIGCHLD or ``timeout`` seconds; the call a
+        notification carries, or None (SIGCHLD, the timeout, a withdrawn notification)."""
         if self.queued:
             return self.queued.pop(0)
-        for fd, _ in self._poll.poll():
+        ready = self._poll.poll(None if timeout is None else max(0, int(timeout * 1000 + 0.999)))
+        if not ready:
+            return None
+        for fd, _ in ready:
             if fd == self._wake_r:
                 try:
                     os.read(self._wake_r, 4096)

@@ -186,7 +186,8 @@ class PtracePlatform:
         self.mems: dict[int, ProcMemory] = {}
         self.at_exit_stop: set[int] = set()  # tids stopped at a syscall exit (after inject)
         self.tids: set[int] = set()
-        self.lane = NotifyLane() if notify_nrs else None
+        # Stops and notifications are waited for together (also with no listener).
+        self.lane = NotifyLane()
         self.listener_closed = False
 
     # start ------------------------------------------------------------------------------
@@ -236,7 +237,7 @@ class PtracePlatform:
                 raise RuntimeError(f"the exec stub did not start (status {status:#x})")
             stop = status >> 8
             if stop == SYSCALL_STOP:
-                if self.lane is not None and self.lane.fd < 0:
+                if self.notify and self.lane.fd < 0:
                     self.lane.take_listener(pid, LISTENER_FD)
                 _ptrace(PTRACE_CONT, pid, None, None)
             elif stop == signal.SIGTRAP | (PTRACE_EVENT_EXEC << 8):
@@ -259,14 +260,10 @@ class PtracePlatform:
         return mem
 
     # stops ------------------------------------------------------------------------------
-    def wait(self) -> Event:
+    def wait(self, timeout: float | None = None) -> Event | None:
+        """The next stop or notified call; None when ``timeout`` seconds passed first (or a
+        wakeup had nothing for us: the caller just asks again)."""
         lane = self.lane
-        if lane is None:
-            while True:
-                tid, status = os.waitpid(-1, WALL)
-                ev = self._decode(tid, status)
-                if ev is not None:
-                    return ev
         while True:
             # ptrace stops first, while SIGCHLD said there may be some; then both lanes.
             while lane.sigchld:
@@ -277,8 +274,8 @@ class PtracePlatform:
                 ev = self._decode(tid, status)
                 if ev is not None:
                     return ev
-            ev = lane.next_event()
-            if ev is not None:
+            ev = lane.next_event(timeout)
+            if ev is not None or not lane.sigchld:
                 return ev
 
     def _decode(self, tid: int, status: int) -> Event | None:
@@ -323,8 +320,7 @@ class PtracePlatform:
         return Event(SIGNAL, tid, value=sig)
 
     def _drop(self, tid: int) -> None:
-        if self.lane is not None:
-            self.lane.ids.pop(tid, None)
+        self.lane.ids.pop(tid, None)
         self.tids.discard(tid)
         self.regs.pop(tid, None)
         self.at_exit_stop.discard(tid)
@@ -338,7 +334,7 @@ class PtracePlatform:
     # resuming ---------------------------------------------------------------------------
     def complete(self, tid: int, result: int) -> None:
         lane = self.lane
-        if lane is not None and tid in lane.ids:
+        if tid in lane.ids:
             lane.answer(tid, result)
             return
         regs = self.regs[tid]
@@ -352,7 +348,7 @@ class PtracePlatform:
 
     def passthrough(self, tid: int) -> None:
         lane = self.lane
-        if lane is not None and tid in lane.ids:
+        if tid in lane.ids:
             lane.answer(tid, 0, run_on_host=True)
             return
         if tid in self.at_exit_stop:
@@ -371,7 +367,7 @@ class PtracePlatform:
         put the registers back; the trapped call is then finished by ``complete`` or
         ``start_at`` from that exit stop.
         """
-        if self.lane is not None and tid in self.lane.ids:
+        if tid in self.lane.ids:
             raise RuntimeError("inject needs a ptrace stop: declare the syscall needs_stop")
         regs = self.regs[tid]
         saved = ptrace_registers_t()
@@ -404,7 +400,7 @@ class PtracePlatform:
         """
         info = ctypes.create_string_buffer(88)
         execed = False
-        notified = self.lane is not None and nr in self.notify_nrs
+        notified = nr in self.notify_nrs
         _check(_ptrace(PTRACE_SYSCALL, tid, None, None), "SYSCALL")
         entered = not from_exit
         if entered and notified:
@@ -498,7 +494,7 @@ class PtracePlatform:
     def unmap_stub(self, tid: int) -> None:
         """The last injections of a load: the stub's page goes (the task never returns
         there), and the first program drops the listener fd its spawner left it."""
-        if self.lane is not None and not self.listener_closed:
+        if self.notify and not self.listener_closed:
             self.listener_closed = True
             self.inject(tid, SYS_CLOSE, LISTENER_FD)
         self.inject(tid, SYS_MUNMAP, STUB_BASE, 0x1000)

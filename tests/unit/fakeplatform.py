@@ -73,7 +73,7 @@ class FakePlatform:
         else:
             self.events.append(Event(EXITED, self.TID, value=0))
 
-    def wait(self) -> Event:
+    def wait(self, timeout: float | None = None) -> Event:
         if not self.events:
             self._next()
         return self.events.pop(0)

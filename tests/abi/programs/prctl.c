@@ -130,13 +130,19 @@ int main(void)
     }
     close(p[0]);
     close(p[1]);
-    int st, n = 0;
+    /* The grandchild's line and the parent's wait race natively too: the parent reports
+     * what it reaped only after both, in a fixed order. */
+    int st, n = 0, child_status = -1, grandchild_status = -1;
     pid_t w;
-    while ((w = wait(&st)) > 0)
-    {
-        SAY("reaped %s, status %d", w == c ? "child" : "grandchild", WEXITSTATUS(st));
+    while ((w = wait(&st)) > 0) {
+        if (w == c)
+            child_status = WEXITSTATUS(st);
+        else
+            grandchild_status = WEXITSTATUS(st);
         n++;
     }
+    SAY("reaped child, status %d", child_status);
+    SAY("reaped grandchild, status %d", grandchild_status);
     SAY("reaped %d", n);
 
     CHECK("PR_GET_TIMERSLACK", pr(PR_GET_TIMERSLACK, 0, 0, 0, 0));
