@@ -13,11 +13,30 @@ from vfs.base import OpenFile
 
 
 class FDTable:
-    __slots__ = ("files", "cloexec")
+    __slots__ = ("files", "cloexec", "users")
 
     def __init__(self) -> None:
         self.files: dict[int, OpenFile] = {}
         self.cloexec: set[int] = set()
+        # Tasks using this table (CLONE_FILES shares it): the last one to leave closes
+        # every descriptor, as put_files_struct does.
+        self.users = 0
+
+    def attach(self) -> FDTable:
+        self.users += 1
+        return self
+
+    def detach(self) -> None:
+        self.users -= 1
+        if self.users == 0:
+            self.close_all()
+
+    def unshare(self) -> FDTable:
+        """The table a task keeps when it must stop sharing (exec, unshare(CLONE_FILES))."""
+        if self.users == 1:
+            return self
+        self.users -= 1
+        return self.copy().attach()
 
     def get(self, fd: int) -> OpenFile:
         f = self.files.get(fd)

@@ -90,8 +90,6 @@ class Kernel:
         self.unsupported: Counter[str] = Counter()  # "name: case" -> times hit
         # Tasks waiting in an emulated blocking call: tid -> how to try the call again.
         self.parked: dict[int, Callable[[], int]] = {}
-        # (tid, signo) a call raised but nobody delivered yet (SIGPIPE from a pipe write).
-        self.pending_signals: list[tuple[int, int]] = []
         # New tasks whose first stop came before their parent's clone event.
         self.early_stops: set[int] = set()
         self.max_procs = 512
@@ -259,12 +257,10 @@ class Kernel:
         try:
             ret = invoke(task, ev.args)
         except KernelError as e:
-            ret = -e.errno
-            if type(e) is Unsupported:
-                self.unsupported[f"{entry.name}: {e.why}"] += 1
-            elif type(e) is BrokenPipe:
-                # Linux also sends the writer SIGPIPE; delivery arrives with signals.
-                self.pending_signals.append((tid, SIGPIPE))
+            self.finish_failed(task, self.failed(task, entry.name, e), e)
+            if self.parked:
+                self.retry_parked()
+            return
         except WouldBlock as e:
             args = ev.args
             self.parked[tid] = e.retry or (lambda: invoke(task, args))
@@ -301,6 +297,21 @@ class Kernel:
         self.recorder.result(tid, ret)  # type: ignore[union-attr]
         Kernel.finish(self, tid, ret)
 
+    def failed(self, task: Task, name: str, e: KernelError) -> int:
+        """-errno for a failed call; an unsupported case is counted."""
+        if type(e) is Unsupported:
+            self.unsupported[f"{name}: {e.why}"] += 1
+        return -e.errno
+
+    def finish_failed(self, task: Task, ret: int, e: KernelError) -> None:
+        """Finish a call that failed with ``e``, and what the failure also does: pipe_write
+        sends the writer SIGPIPE with EPIPE. The signal goes after the answer (a signal
+        before it would withdraw the waiting call), and reaches the task before it is back
+        in user mode, so the handler runs before the program sees EPIPE, as natively."""
+        self.finish(task.tid, ret)
+        if type(e) is BrokenPipe:
+            self.platform.signal_thread(task.group.tgid, task.tid, SIGPIPE)
+
     def finish(self, tid: int, ret: int) -> None:
         """Complete a trapped call with ``ret`` (or the sentinels' meaning)."""
         if self.trace is not None:
@@ -328,7 +339,9 @@ class Kernel:
                     self.parked[tid] = e.retry
                 continue
             except KernelError as e:
-                ret = -e.errno
+                del self.parked[tid]
+                self.finish_failed(task, self.failed(task, "parked call", e), e)
+                continue
             except Exception as e:
                 ret = self.handler_crashed("parked", Event(0, tid), e)
             del self.parked[tid]
@@ -431,10 +444,9 @@ class Kernel:
             raise KernelError(-ret, "the host refused to exec the stub")
         # Past the point of no return: close-on-exec descriptors go (from a private copy of
         # the table, as exec unshares it), the host has killed the other threads.
-        fdt = task.fdt.copy()
+        fdt = task.fdt = task.fdt.unshare()
         for fd in list(fdt.cloexec):
             fdt.close(fd)
-        task.fdt = fdt
         task.pending_exec = plan
         return RESUMED
 
@@ -471,6 +483,7 @@ class Kernel:
             return
         group = task.group
         group.tasks.pop(tid, None)
+        task.fdt.detach()
         if tid == group.tgid:
             status = (ev.value & 0x7F) if ev.signaled else (ev.value & 0xFF) << 8
             group.exit_status = status
@@ -478,7 +491,6 @@ class Kernel:
                 self.exit_status = status
         if group.tasks:
             return
-        task.fdt.close_all()
         if group.exit_status is None:
             group.exit_status = 0
         # Orphans go to the nearest live ancestor that is a child subreaper, as the host

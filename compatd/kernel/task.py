@@ -203,7 +203,7 @@ class Task:
         self.pending_exec: ExecPlan | None = None  # loaded when the task reaches the stub
         self.pending_clone = 0  # the flags of the clone the host is carrying out
         self.group = group
-        self.fdt = fdt
+        self.fdt = fdt.attach()
         self.fs = fs
         self.mem = mem
         self.started = False  # becomes True at the first exec: before it, calls are the spawner's

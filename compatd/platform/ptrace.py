@@ -96,6 +96,9 @@ _libc = ctypes.CDLL(None, use_errno=True)
 _ptrace = _libc.ptrace
 _ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
 _ptrace.restype = ctypes.c_long
+_syscall = _libc.syscall
+_syscall.restype = ctypes.c_long
+SYS_TGKILL = 234
 
 
 def _check(ret: int, what: str) -> int:
@@ -212,6 +215,10 @@ class PtracePlatform:
                 # From the filter on, the only syscall may be the exec (trapped, passed
                 # through): a notified call here would wait for an answer nobody gives yet.
                 gc.disable()
+                # Python ignores SIGPIPE and SIGXFSZ for itself; an ignored signal stays
+                # ignored across exec, so give the program the defaults a shell gives.
+                signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+                signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
                 seccomp.install(self.filter_program, listener=self.notify)
                 os.execve(STUB_FD, argv, env)
             finally:
@@ -516,6 +523,14 @@ class PtracePlatform:
 
     def interrupt(self, tid: int) -> None:
         _ptrace(PTRACE_INTERRUPT, tid, None, None)
+
+    def signal_thread(self, tgid: int, tid: int, signo: int) -> None:
+        """tgkill: a signal for one thread (the model checked the target is sandboxed)."""
+        if _syscall(SYS_TGKILL, ctypes.c_long(tgid), ctypes.c_long(tid),
+                    ctypes.c_long(signo)) < 0:
+            err = ctypes.get_errno()
+            if err != errno.ESRCH:
+                raise OSError(err, "tgkill")
 
     def kill(self, tid: int) -> None:
         try:
