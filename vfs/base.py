@@ -82,6 +82,10 @@ class StatFs:
     flags: int = 0
 
 
+POLLIN, POLLPRI, POLLOUT, POLLERR, POLLHUP, POLLNVAL = 0x1, 0x2, 0x4, 0x8, 0x10, 0x20
+POLLRDNORM, POLLRDBAND, POLLWRNORM, POLLWRBAND, POLLRDHUP = 0x40, 0x80, 0x100, 0x200, 0x2000
+
+
 def dtype_of(mode: int) -> int:
     """The ``d_type`` of a mode: Linux stores ``S_IFMT >> 12``."""
     return st.S_IFMT(mode) >> 12
@@ -211,6 +215,24 @@ class Inode:
         """Rename within one filesystem (the caller checks EXDEV). ``flags`` are RENAME_*."""
         raise KernelError(errno.EPERM, "rename not supported")
 
+    # extended attributes -----------------------------------------------------------------
+    # Names arrive checked (vfs.xattrs: namespace, permission, length); the defaults answer
+    # as Linux for a filesystem without xattr handlers.
+    def getxattr(self, name: bytes) -> bytes:
+        """The value of ``name``; ENODATA if it has none."""
+        raise KernelError(errno.EOPNOTSUPP, "no extended attributes here")
+
+    def setxattr(self, name: bytes, value: bytes, flags: int) -> None:
+        """Set ``name``; ``flags`` are XATTR_CREATE (EEXIST) / XATTR_REPLACE (ENODATA)."""
+        raise KernelError(errno.EOPNOTSUPP, "no extended attributes here")
+
+    def listxattr(self) -> list[bytes]:
+        """The names set (Linux lists none where a filesystem has no xattrs)."""
+        return []
+
+    def removexattr(self, name: bytes) -> None:
+        raise KernelError(errno.EOPNOTSUPP, "no extended attributes here")
+
     # symlinks ---------------------------------------------------------------------------
     def readlink(self) -> bytes:
         raise KernelError(errno.EINVAL, "not a symbolic link")
@@ -302,6 +324,13 @@ class OpenFile:
     def readable_bytes(self) -> int:
         """What FIONREAD reports."""
         return max(0, self.size() - self.pos)
+
+    def poll(self) -> int:
+        """Readiness now, as POLL* bits (Linux's f_op->poll). Regular files and directories
+        are always ready; pipes, sockets, terminals, eventfds override this. A blocking call
+        that waits for readiness raises WouldBlock: the kernel retries it after every
+        change in the sandbox, and after a host fd it watches becomes ready."""
+        return POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM
 
     def fsync(self) -> None:
         return None

@@ -13,7 +13,7 @@ import os
 import stat as st
 from collections.abc import Callable, Iterator
 
-from compatd.errors import KernelError
+from compatd.errors import KernelError, Unsupported
 from vfs.base import DirEntry, Filesystem, Inode, OpenFile, Stat, dtype_of
 from vfs.common import DirFile, FileBase, now_ns
 from vfs.flags import O_ACCMODE, O_RDONLY, O_WRONLY
@@ -47,6 +47,16 @@ class DevInode(Inode):
         return Stat(dev=self.fs.dev, ino=self.ino, mode=self.imode, nlink=self.nlink(),
                     rdev=self.rdev, size=self.size(), atime_ns=self.atime_ns,
                     mtime_ns=self.mtime_ns, ctime_ns=self.ctime_ns)
+
+    # devtmpfs keeps xattrs; none is ever set here, and setting them is not modelled.
+    def getxattr(self, name: bytes) -> bytes:
+        raise KernelError(errno.ENODATA, f"no xattr {name!r}")
+
+    def setxattr(self, name: bytes, value: bytes, flags: int) -> None:
+        raise Unsupported(errno.EOPNOTSUPP, "xattrs on devfs")
+
+    def removexattr(self, name: bytes) -> None:
+        raise KernelError(errno.ENODATA, f"no xattr {name!r}")
 
     def set_times(self, atime_ns: int | None, mtime_ns: int | None) -> None:
         # touch(1) on /dev/null works on Linux; keep the times, change nothing else.

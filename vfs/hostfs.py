@@ -450,6 +450,39 @@ class HostInode(Inode):
         finally:
             _base.tick()
 
+    # extended attributes: the host file's own -------------------------------------------
+    def _xattr_path(self) -> str:
+        """The file as a path the host resolves without following the final name: the
+        parent's cached O_PATH fd through our own /proc/self/fd, then the name (os.*xattr
+        take no dir_fd)."""
+        fd, name = self.fs.at(self.rel)
+        return f"/proc/self/fd/{fd}/{os.fsdecode(name)}"
+
+    def getxattr(self, name: bytes) -> bytes:
+        with host_errors(f"hostfs getxattr {self.rel!r}"):
+            return os.getxattr(self._xattr_path(), name, follow_symlinks=False)
+
+    def setxattr(self, name: bytes, value: bytes, flags: int) -> None:
+        self.fs.check_writable()
+        try:
+            with host_errors(f"hostfs setxattr {self.rel!r}"):
+                os.setxattr(self._xattr_path(), name, value, flags, follow_symlinks=False)
+        finally:
+            _base.tick()
+
+    def listxattr(self) -> list[bytes]:
+        with host_errors(f"hostfs listxattr {self.rel!r}"):
+            return [os.fsencode(n)
+                    for n in os.listxattr(self._xattr_path(), follow_symlinks=False)]
+
+    def removexattr(self, name: bytes) -> None:
+        self.fs.check_writable()
+        try:
+            with host_errors(f"hostfs removexattr {self.rel!r}"):
+                os.removexattr(self._xattr_path(), name, follow_symlinks=False)
+        finally:
+            _base.tick()
+
     # symlinks and opening ---------------------------------------------------------------
     def readlink(self) -> bytes:
         if self.fmt != st.S_IFLNK:

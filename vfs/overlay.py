@@ -29,6 +29,7 @@ from vfs import base
 from vfs.base import DirEntry, Filesystem, Inode, OpenFile, Stat, StatFs, dtype_of
 from vfs.common import DirFile
 from vfs.flags import O_ACCMODE, O_RDONLY, O_WRONLY, RENAME_EXCHANGE, RENAME_NOREPLACE
+from vfs.xattrs import copy_xattrs
 
 OVERLAYFS_MAGIC = 0x794C7630
 _UPPER_ONLY = 1 << 63  # inode numbers of files only the upper layer has
@@ -246,6 +247,20 @@ class OverlayInode(Inode):
 
     def readlink(self) -> bytes:
         return self.real().readlink()
+
+    def getxattr(self, name: bytes) -> bytes:
+        return self.real().getxattr(name)
+
+    def setxattr(self, name: bytes, value: bytes, flags: int) -> None:
+        self.copy_up().setxattr(name, value, flags)
+
+    def listxattr(self) -> list[bytes]:
+        return self.real().listxattr()
+
+    def removexattr(self, name: bytes) -> None:
+        if self.up() is None:
+            self.lower.getxattr(name)  # type: ignore[union-attr]  # ENODATA: no copy-up
+        self.copy_up().removexattr(name)
 
     def host_path(self) -> bytes | None:
         return self.real().host_path()
@@ -468,6 +483,7 @@ def _copy_object(lower: Inode, s: Stat, pu: Inode, name: bytes, limit: int | Non
         u = pu.symlink(name, lower.readlink(), s.uid, s.gid)
     else:
         u = pu.mknod(name, s.mode, s.rdev, s.uid, s.gid)
+    copy_xattrs(lower, u)
     if kind != st.S_IFLNK:
         u.chmod(perm)  # create applied the mode as given; chown may have cleared set-id bits
     u.set_times(s.atime_ns, s.mtime_ns)

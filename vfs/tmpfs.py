@@ -19,6 +19,7 @@ from compatd.errors import KernelError
 from vfs.base import DirEntry, Filesystem, Inode, OpenFile, Stat, StatFs, dtype_of
 from vfs.common import DirFile, FileBase, now_ns
 from vfs.flags import RENAME_EXCHANGE, RENAME_NOREPLACE
+from vfs.xattrs import SimpleXattrs
 
 TMPFS_MAGIC = 0x01021994
 _RELATIME_NS = 24 * 3600 * 10**9
@@ -62,7 +63,7 @@ class TmpInode(Inode):
     """Attributes every tmpfs inode keeps."""
 
     __slots__ = ("imode", "uid", "gid", "nlink", "rdev", "atime_ns", "mtime_ns", "ctime_ns",
-                 "btime_ns")
+                 "btime_ns", "xattrs")
 
     fs: TmpFS
 
@@ -76,6 +77,7 @@ class TmpInode(Inode):
         self.rdev = rdev
         t = now_ns()
         self.atime_ns = self.mtime_ns = self.ctime_ns = self.btime_ns = t
+        self.xattrs: SimpleXattrs | None = None  # made by the first setxattr
 
     @property
     def mode(self) -> int:
@@ -131,6 +133,29 @@ class TmpInode(Inode):
             self.atime_ns = atime_ns
         if mtime_ns is not None:
             self.mtime_ns = mtime_ns
+        self.touch_change()
+
+    # extended attributes: every namespace, kept in memory (shmem's simple_xattrs) ---------
+    def getxattr(self, name: bytes) -> bytes:
+        if self.xattrs is None:
+            raise KernelError(errno.ENODATA, f"no xattr {name!r}")
+        return self.xattrs.get(name)
+
+    def setxattr(self, name: bytes, value: bytes, flags: int) -> None:
+        self.fs.check_writable()
+        if self.xattrs is None:
+            self.xattrs = SimpleXattrs()
+        self.xattrs.set(name, value, flags)
+        self.touch_change()
+
+    def listxattr(self) -> list[bytes]:
+        return [] if self.xattrs is None else self.xattrs.names()
+
+    def removexattr(self, name: bytes) -> None:
+        self.fs.check_writable()
+        if self.xattrs is None:
+            raise KernelError(errno.ENODATA, f"no xattr {name!r}")
+        self.xattrs.remove(name)
         self.touch_change()
 
 

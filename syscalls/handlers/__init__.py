@@ -17,4 +17,5 @@ from syscalls.handlers import (  # noqa: F401
     read_write,
     resources,
     sched,
+    xattr,
 )

@@ -283,43 +283,6 @@ files("file_setattr", ENOSYS, "dirfd:fd path:path attr:struct_in usize:size "
       "at_flags:flags/at",
       reason=later(3, "inode attribute flags (FS_IOC_FSSETXATTR by path)"))
 
-# extended attributes (issue 3)
-_XATTR = later(3, "extended attributes; ls and cp treat ENOSYS like ENOTSUP")
-files("setxattr", ENOSYS, "path:path name:str value:buf_in size:size flags:flags",
-      reason=_XATTR)
-files("lsetxattr", ENOSYS, "path:path name:str value:buf_in size:size flags:flags",
-      reason=_XATTR)
-files("fsetxattr", ENOSYS, "fd:fd name:str value:buf_in size:size flags:flags",
-      reason=_XATTR)
-files("getxattr", ENOSYS, "path:path name:str value:buf_out size:size",
-      reason=_XATTR)
-files("lgetxattr", ENOSYS, "path:path name:str value:buf_out size:size",
-      reason=_XATTR)
-files("fgetxattr", ENOSYS, "fd:fd name:str value:buf_out size:size",
-      reason=_XATTR)
-files("listxattr", ENOSYS, "path:path list:buf_out size:size",
-      reason=_XATTR)
-files("llistxattr", ENOSYS, "path:path list:buf_out size:size",
-      reason=_XATTR)
-files("flistxattr", ENOSYS, "fd:fd list:buf_out size:size",
-      reason=_XATTR)
-files("removexattr", ENOSYS, "path:path name:str",
-      reason=_XATTR)
-files("lremovexattr", ENOSYS, "path:path name:str",
-      reason=_XATTR)
-files("fremovexattr", ENOSYS, "fd:fd name:str",
-      reason=_XATTR)
-files("setxattrat", ENOSYS, "dirfd:fd path:path at_flags:flags/at name:str args:struct_in "
-      "usize:size",
-      reason=_XATTR)
-files("getxattrat", ENOSYS, "dirfd:fd path:path at_flags:flags/at name:str "
-      "args:struct_inout usize:size",
-      reason=_XATTR)
-files("listxattrat", ENOSYS, "dirfd:fd path:path at_flags:flags/at list:buf_out size:size",
-      reason=_XATTR)
-files("removexattrat", ENOSYS, "dirfd:fd path:path at_flags:flags/at name:str",
-      reason=_XATTR)
-
 # --- mounts: the mount table is built from the command line, not by the program ---------
 
 mounts("statmount", ENOSYS, "req:struct_in buf:struct_out bufsize:size flags:flags",
