@@ -98,6 +98,7 @@ class Kernel:
         self.timers: list[tuple[float, int, Callable[[], None]]] = []
         self.timer_seq = 0
         self.cancelled_timers: set[int] = set()
+        self.host_watches: dict[int, Callable[[], None]] = {}
         self.interrupt_all_parked = False
         self.crashes: list[str] = []
         # --report (a Recorder) and explore's stubbed/faked syscalls (nr -> "enosys" or
@@ -181,6 +182,8 @@ class Kernel:
                     self.waiting = False
                 if self.timers and self.timers[0][0] <= time.monotonic():
                     self.run_timers()
+                if ev is None and self.host_watches:
+                    self.host_fds_ready()
                 if self.interrupt_all_parked:
                     # Parked calls fail with EINTR; the host then delivers the signal the
                     # terminal sent to the program's process group.
@@ -197,6 +200,25 @@ class Kernel:
             self.platform.kill_all()
             raise
         return self.exit_status if self.exit_status is not None else 0
+
+    # host fds ---------------------------------------------------------------------------
+    def watch_host_fd(self, fd: int, events: int, callback: Callable[[], None]) -> None:
+        """Call ``callback`` from the loop when host fd ``fd`` (behind an emulated file: a
+        host socket, the terminal) has ``events``; parked calls are retried after it."""
+        self.host_watches[fd] = callback
+        self.platform.watch_host_fd(fd, events)
+
+    def unwatch_host_fd(self, fd: int) -> None:
+        if self.host_watches.pop(fd, None) is not None:
+            self.platform.unwatch_host_fd(fd)
+
+    def host_fds_ready(self) -> None:
+        for fd in self.platform.ready_host_fds():
+            callback = self.host_watches.get(fd)
+            if callback is not None:
+                callback()
+        if self.parked:
+            self.retry_parked()
 
     # timers ---------------------------------------------------------------------------------
     def add_timer(self, delay: float, callback: Callable[[], None]) -> int:

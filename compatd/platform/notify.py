@@ -42,14 +42,17 @@ _syscall.restype = ctypes.c_long
 
 
 class NotifyLane:
-    __slots__ = ("fd", "ids", "sigchld", "queued", "_wake_r", "_poll", "_req", "_resp",
-                 "_zero")
+    __slots__ = ("fd", "ids", "sigchld", "queued", "watched", "ready", "_wake_r", "_poll",
+                 "_req", "_resp", "_zero")
 
     def __init__(self) -> None:
         self.fd = -1
         self.ids: dict[int, int] = {}  # tid -> id of the notification it waits on
         self.sigchld = True  # ptrace stops may be pending: look before sleeping
         self.queued: list[Event] = []  # received while an injection waited for its own
+        # Host fds behind emulated files (host sockets, the terminal) the kernel waits on.
+        self.watched: dict[int, int] = {}  # fd -> poll events
+        self.ready: list[int] = []  # watched fds found ready, for the kernel to take
         self._req = ctypes.create_string_buffer(NOTIF.size)
         self._resp = ctypes.create_string_buffer(NOTIF_RESP.size)
         self._zero = bytes(NOTIF.size)
@@ -86,6 +89,7 @@ class NotifyLane:
         ready = self._poll.poll(None if timeout is None else max(0, int(timeout * 1000 + 0.999)))
         if not ready:
             return None
+        listener = False
         for fd, _ in ready:
             if fd == self._wake_r:
                 try:
@@ -93,7 +97,11 @@ class NotifyLane:
                 except BlockingIOError:
                     pass
                 self.sigchld = True
-        if self.sigchld:
+            elif fd == self.fd:
+                listener = True
+            else:
+                self.ready.append(fd)
+        if self.sigchld or not listener:
             return None
         return self._receive()
 
@@ -105,6 +113,17 @@ class NotifyLane:
         nid, tid, _, nr, _, _, *args = NOTIF.unpack(req.raw)
         self.ids[tid] = nid
         return Event(SYSCALL, tid, nr, tuple(args))
+
+    def watch(self, fd: int, events: int) -> None:
+        if fd in self.watched:
+            self._poll.modify(fd, events)
+        else:
+            self._poll.register(fd, events)
+        self.watched[fd] = events
+
+    def unwatch(self, fd: int) -> None:
+        if self.watched.pop(fd, None) is not None:
+            self._poll.unregister(fd)
 
     def let_host_run(self, tid: int) -> None:
         """A call the supervisor injected into ``tid`` came to this lane: let the host run

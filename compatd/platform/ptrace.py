@@ -285,6 +285,18 @@ class PtracePlatform:
             if ev is not None or not lane.sigchld:
                 return ev
 
+    def watch_host_fd(self, fd: int, events: int) -> None:
+        """Wake ``wait`` when host fd ``fd`` has ``events`` (poll bits) ready."""
+        self.lane.watch(fd, events)
+
+    def unwatch_host_fd(self, fd: int) -> None:
+        self.lane.unwatch(fd)
+
+    def ready_host_fds(self) -> list[int]:
+        """Watched host fds found ready since the last call (``wait`` returned None)."""
+        ready, self.lane.ready = self.lane.ready, []
+        return ready
+
     def _decode(self, tid: int, status: int) -> Event | None:
         stop = status >> 8
         if stop == SYSCALL_STOP and status & 0xFF == 0x7F:

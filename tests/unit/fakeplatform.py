@@ -93,6 +93,15 @@ class FakePlatform:
     def signal_thread(self, tgid: int, tid: int, signo: int) -> None:
         self.results.append(f"signal {signo}")
 
+    def watch_host_fd(self, fd: int, events: int) -> None:
+        pass
+
+    def unwatch_host_fd(self, fd: int) -> None:
+        pass
+
+    def ready_host_fds(self) -> list[int]:
+        return []
+
     def forget(self, tid: int) -> None:
         pass
 
