@@ -44,8 +44,8 @@ CASES = {
                         "'ssl': ssl.OPENSSL_VERSION.split()[0]}))"], None),
     "sqlite3-file": (["/bin/sh", "-c",
                       "sqlite3 db.sqlite 'create table t(a integer, b text);' && "
-                      "seq 10000 | awk '{print \"insert into t values(\" $1 \", \\\"r\" $1 \"\\\");\"}'"
-                      " > ins.sql && (echo 'begin;'; cat ins.sql; echo 'commit;') | "
+                      "seq 10000 | awk '{print \"insert into t values(\" $1 \", \\\"r\" "
+                      "$1 \"\\\");\"}' > ins.sql && (echo 'begin;'; cat ins.sql; echo 'commit;') | "
                       "sqlite3 db.sqlite && sqlite3 db.sqlite 'create index ib on t(b);' && "
                       "sqlite3 db.sqlite 'select count(*), sum(a), max(b) from t where a % 7 = 0;'"
                       " && rm ins.sql"], None),
