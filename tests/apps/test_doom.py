@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -24,14 +26,17 @@ def run(argv: list[str], cwd: Path) -> tuple[int, bytes]:
     return proc.returncode, proc.stdout + proc.stderr
 
 
-def test_timedemo_matches_native(tmp_path: Path) -> None:
+def test_timedemo_matches_native() -> None:
     if not DOOM.exists() or not WAD.exists():
         pytest.skip("chocolate-doom and freedoom are not installed (scripts/test installs them)")
-    work = Path("/var/tmp") / f"compatd-doom-{tmp_path.name}"
-    work.mkdir(exist_ok=True)
-    native_rc, native_out = run(ARGS, work)
-    ours_rc, ours_out = run([sys.executable, "-m", "compatd", "run", "--strict", "--", *ARGS],
-                            work)
+    # Not under /tmp: inside compatd that is a private tmpfs, and the cwd must be the host's.
+    work = Path(tempfile.mkdtemp(prefix="compatd-doom-", dir="/var/tmp"))
+    try:
+        native_rc, native_out = run(ARGS, work)
+        ours_rc, ours_out = run(
+            [sys.executable, "-m", "compatd", "run", "--strict", "--", *ARGS], work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     native = TIMED.search(native_out)
     ours = TIMED.search(ours_out)
     assert native is not None, native_out[-2000:]
