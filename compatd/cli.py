@@ -18,6 +18,8 @@ import click
 from compatd.errors import KernelError
 
 if TYPE_CHECKING:
+    from compatd.kernel.kernel import Kernel
+    from compatd.report import Recorder
     from vfs.mount import MountTable
 
 
@@ -163,17 +165,19 @@ def _overrides(stubs: tuple[str, ...], fakes: tuple[str, ...]) -> dict[int, str]
     return out
 
 
-def _write_report(recorder: object, kernel: object, status: int | None, path: str,
+def _write_report(recorder: Recorder, kernel: Kernel, status: int | None, path: str,
                   db_path: str | None, no_db: bool) -> None:
     import json
 
-    from compatd import store
+    from compatd.kernel.kernel import shell_status
 
-    doc = recorder.report(kernel, None if status is None else shell_status_of(status))  # type: ignore[attr-defined]
+    doc = recorder.report(kernel, None if status is None else shell_status(status))
     with open(path, "w") as f:
         json.dump(doc, f, indent=1)
         f.write("\n")
     if not no_db:
+        from compatd import store
+
         try:
             with store.connect(db_path) as con:
                 store.add_run(con, doc)
@@ -181,10 +185,127 @@ def _write_report(recorder: object, kernel: object, status: int | None, path: st
             print(f"compatd: the run was not added to the results database: {e}", file=sys.stderr)
 
 
-def shell_status_of(status: int) -> int:
-    from compatd.kernel.kernel import shell_status
+@cli.command()
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
+@click.option(
+    "--format", "fmt", type=click.Choice(["rich", "json", "md", "html"]), default="rich",
+    show_default=True, help="Terminal tables, JSON, Markdown, or one HTML page (the grid).",
+)  # fmt: skip
+@click.option("--db", "db_path", is_flag=False, flag_value="", default=None, metavar="[PATH]",
+              help="Read the runs and explorations stored in the results database (PATH, or "
+                   "the default one) instead of, or as well as, FILEs.")
+@click.option("--program", help="With --db: only this program's runs (argv[0] or its name).")
+@click.option("--syscall", "syscall_name",
+              help="With --db: only runs that used this syscall, and only it shown.")
+def report(files: tuple[str, ...], fmt: str, db_path: str | None, program: str | None,
+           syscall_name: str | None) -> None:
+    """Merge run reports (FILE.json from `compatd run --report`, or the results database)
+    and show the gaps first: what the programs used that compatd lacks or only partly has,
+    then everything they used."""
+    import json
 
-    return shell_status(status)
+    from compatd import report as rep
+    from compatd import store
+
+    if not files and db_path is None:
+        raise CommandLineError("report: give report files or --db")
+    if (program or syscall_name) and db_path is None:
+        raise CommandLineError("report: --program and --syscall filter the database (--db)")
+    docs = []
+    for path in files:
+        try:
+            with open(path) as f:
+                doc = json.load(f)
+        except (OSError, ValueError) as e:
+            raise CommandLineError(f"{path}: {e.strerror if isinstance(e, OSError) else e}"
+                                   ) from None
+        if not isinstance(doc, dict) or "syscalls" not in doc:
+            raise CommandLineError(f"{path}: not a compatd run report")
+        docs.append(doc)
+    explored = None
+    if db_path is not None:
+        if db_path and not os.path.exists(db_path):
+            raise CommandLineError(f"--db {db_path}: no such file")
+        with store.connect(db_path or None) as con:
+            docs += store.run_reports(con, program, syscall_name)
+            explored = store.explorations(con, program, syscall_name)
+    merged = rep.merge(docs)
+    if syscall_name:
+        merged["syscalls"] = {k: v for k, v in merged["syscalls"].items() if k == syscall_name}
+    if fmt == "json":
+        click.echo(json.dumps({**rep.summary(merged), "explorations": explored or []},
+                              indent=1))
+    elif fmt == "md":
+        click.echo(rep.render_markdown(merged, explored), nl=False)
+    elif fmt == "html":
+        click.echo(rep.render_html(merged, explored), nl=False)
+    else:
+        from rich.console import Console
+
+        rep.render_terminal(merged, Console(), explored)
+
+
+@cli.command(context_settings={"allow_interspersed_args": False})
+@click.option("--check", metavar="CMD",
+              help="Judge each run by this shell command's exit status (it gets the run's "
+                   "stdout on stdin and COMPATD_EXIT_STATUS) instead of the reference output.")
+@click.option("-j", "--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Runs at a time.")
+@click.option("--timeout", type=click.FloatRange(0.1), default=None, metavar="S",
+              help="Time limit per run (default: 10x the reference run, at least 10 s).")
+@click.option(
+    "--format", "fmt", type=click.Choice(["rich", "json", "md"]), default="rich",
+    show_default=True,
+)  # fmt: skip
+@click.option("--db", "db_path", metavar="PATH",
+              help="The results database (default: $XDG_DATA_HOME/compatd/results.db).")
+@click.option("--no-db", is_flag=True, help="Do not store the exploration.")
+@click.argument("program")
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def explore(check: str | None, jobs: int, timeout: float | None, fmt: str,
+            db_path: str | None, no_db: bool, program: str, args: tuple[str, ...]) -> None:
+    """Find which syscalls PROGRAM needs: for each one it uses, a run with the call stubbed
+    (ENOSYS) and one with it faked (returns 0); each syscall is required, stubbable or
+    fakeable."""
+    import json
+    import shutil
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from compatd import explore as ex
+    from compatd import store
+
+    if "/" not in program and shutil.which(program) is None:
+        raise CommandLineError(f"{program}: command not found")
+    if "/" in program and not os.access(program, os.X_OK):
+        raise CommandLineError(f"{program}: not an executable file")
+    err = Console(stderr=True)
+    with Progress(TextColumn("[bold]explore"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), TextColumn("{task.description}"), console=err,
+                  transient=False) as bar:  # fmt: skip
+        task = bar.add_task("reference runs", total=None)
+
+        def progress(done: int, total: int, what: str) -> None:
+            bar.update(task, completed=done, total=total, description=what)
+
+        try:
+            result = ex.explore([program, *args], check=check, jobs=jobs, timeout=timeout,
+                                progress=progress)
+        except ex.ExploreError as e:
+            raise CommandLineError(f"explore: {e}") from None
+    if not no_db:
+        try:
+            with store.connect(db_path) as con:
+                store.add_exploration(con, result)
+        except Exception as e:  # noqa: BLE001
+            print(f"compatd: the exploration was not stored: {e}", file=sys.stderr)
+    if fmt == "json":
+        click.echo(json.dumps(result, indent=1))
+    elif fmt == "md":
+        click.echo(ex.render_markdown(result), nl=False)
+    else:
+        ex.render_terminal(result, Console())
 
 
 @cli.command()
