@@ -55,14 +55,19 @@ def child_env() -> dict[str, str]:
     return env
 
 
-def run_once(cmd: list[str], timeout: float) -> tuple[int | None, bytes, float]:
-    """(exit status or None on timeout, stdout, wall seconds)."""
+def run_once(cmd: list[str], timeout: float, stderr: list[bytes] | None = None
+             ) -> tuple[int | None, bytes, float]:
+    """(exit status or None on timeout, stdout, wall seconds); the run's stderr is appended
+    to ``stderr`` when given."""
     t0 = time.perf_counter()
     try:
         p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                           stderr=subprocess.DEVNULL, timeout=timeout, env=child_env())
+                           stderr=subprocess.DEVNULL if stderr is None else subprocess.PIPE,
+                           timeout=timeout, env=child_env())  # fmt: skip
     except subprocess.TimeoutExpired:
         return None, b"", time.perf_counter() - t0
+    if stderr is not None:
+        stderr.append(p.stderr)
     return p.returncode, p.stdout, time.perf_counter() - t0
 
 
@@ -92,15 +97,18 @@ def explore(
     started = time.time()
     with tempfile.TemporaryDirectory(prefix="compatd-explore-") as tmp:
         ref_json = os.path.join(tmp, "reference.json")
-        first = run_once(compatd_cmd(ref_json, [], argv), timeout or 600)
+        errs: list[bytes] = []
+        first = run_once(compatd_cmd(ref_json, [], argv), timeout or 600, errs)
         second = run_once(compatd_cmd(None, [], argv), timeout or 600)
         if first[0] is None:
             raise ExploreError("the reference run timed out")
         try:
             with open(ref_json) as f:
                 ref = json.load(f)
-        except (OSError, ValueError) as e:
-            raise ExploreError(f"the reference run wrote no report ({e})") from None
+        except (OSError, ValueError):
+            tail = b"".join(errs).decode(errors="replace").strip().splitlines()[-3:]
+            raise ExploreError("the reference run wrote no report: "
+                               + (" / ".join(tail) or f"exit {first[0]}")) from None
     ref_status, ref_out, ref_wall = first
     deterministic = second[0] == ref_status and second[1] == ref_out
     if check is not None:

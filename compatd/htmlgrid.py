@@ -4,7 +4,9 @@ Used by ``compatd syscalls --format html`` (coloured by support level) and ``com
 --format html`` (coloured by use and support). No network resources: the CSS, the script and
 the data are inline. Each cell shows its number and name; hovering shows its details in the
 side panel, clicking pins them there (click again or press Escape to unpin); the filter box
-dims the cells whose name does not match.
+dims the cells whose name does not match. Once built, ``<body data-cells="N">`` says how
+many cells the grid has; an uncaught script error is appended to ``data-errors`` (the
+headless-browser test reads both from the DOM).
 """
 
 from __future__ import annotations
@@ -69,6 +71,13 @@ aside ul{margin:2px 0 0;padding-left:18px}
 .summary td,.summary th{border:1px solid #d0d7de;padding:2px 8px;text-align:left}
 """
 
+_ERRORS_JS = """
+window.addEventListener('error', function(e){
+  document.body.setAttribute('data-errors',
+    (document.body.getAttribute('data-errors') || '') + e.message + ';');
+});
+"""
+
 _JS = """
 (function(){
   var data = JSON.parse(document.getElementById('cells').textContent);
@@ -116,6 +125,7 @@ _JS = """
     });
     grid.appendChild(d);
   });
+  document.body.setAttribute('data-cells', String(grid.children.length));
   document.addEventListener('keydown', function(e){
     if (e.key === 'Escape' && pinned) { pinned.classList.remove('pinned'); pinned = null; }
   });
@@ -181,6 +191,7 @@ def render_page(
 <div id="grid" aria-label="syscall grid"></div>
 <aside id="panel"><h2>Details</h2><p>Hover over a syscall; click to pin it.</p></aside>
 </main>
+<script>{_ERRORS_JS}</script>
 <script type="application/json" id="cells">{_script_json(data)}</script>
 <script type="application/json" id="colors">{_script_json(colors)}</script>
 <script>{_JS}</script>
