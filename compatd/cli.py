@@ -76,12 +76,14 @@ def cli() -> None:
 @click.option("--no-db", is_flag=True, help="Do not add the --report to the results database.")
 @click.option("--stub", "stubs", multiple=True, hidden=True)  # explore: fails with ENOSYS
 @click.option("--fake", "fakes", multiple=True, hidden=True)  # explore: returns 0
+@click.option("--clear", "clears", multiple=True, hidden=True)  # explore: NAME:FLAG dropped
 @click.argument("program")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def run(strict: bool, trace_all: bool, notify: bool, trace_path: str | None, pin: bool,
         root_dir: str | None, binds: tuple[str, ...], tmpfs_paths: tuple[str, ...], ro: bool,
         report_path: str | None, db_path: str | None, no_db: bool, stubs: tuple[str, ...],
-        fakes: tuple[str, ...], program: str, args: tuple[str, ...]) -> None:
+        fakes: tuple[str, ...], clears: tuple[str, ...], program: str,
+        args: tuple[str, ...]) -> None:
     """Run PROGRAM with ARGS under compatd; exit with its status (128+N if killed by N)."""
     from compatd import loader
     from compatd.kernel.kernel import Kernel, shell_status
@@ -92,11 +94,12 @@ def run(strict: bool, trace_all: bool, notify: bool, trace_path: str | None, pin
     from vfs.namespace import mount_proc
 
     load_all()
-    overrides = _overrides(stubs, fakes)
+    overrides = _overrides(stubs, fakes, clears)
     if overrides and not trace_all:
         # A syscall the host runs untrapped must trap to be stubbed or faked.
         from syscalls.table import BY_NR
-        trace_all = any(BY_NR[nr].runs_on_host for nr in overrides)  # type: ignore[union-attr]
+        trace_all = any(BY_NR[nr].runs_on_host for nr in overrides  # type: ignore[union-attr]
+                        if not isinstance(overrides[nr], tuple))
     if report_path is not None:
         parent = os.path.dirname(os.path.abspath(report_path))
         if not os.path.isdir(parent) or not os.access(parent, os.W_OK):
@@ -151,11 +154,34 @@ def run(strict: bool, trace_all: bool, notify: bool, trace_path: str | None, pin
     raise SystemExit(shell_status(status))
 
 
-def _overrides(stubs: tuple[str, ...], fakes: tuple[str, ...]) -> dict[int, str]:
-    """--stub/--fake NAME (explore's runs): {nr: "enosys" | "fake"}."""
-    from syscalls.numbers import NUMBERS
+# Calls whose flags --clear may drop: our handlers do all their work, so a dropped flag
+# really is absent (a call the host runs would still see it in its registers).
+CLEARABLE = ("open", "openat")
 
-    out = {}
+
+def _overrides(stubs: tuple[str, ...], fakes: tuple[str, ...], clears: tuple[str, ...] = ()
+               ) -> dict[int, str | tuple[str, int, int]]:
+    """--stub/--fake NAME and --clear NAME:FLAG (explore's runs): {nr: "enosys" | "fake" |
+    ("clear", argument index, bits)}."""
+    from syscalls.flags import FLAGSETS
+    from syscalls.numbers import NUMBERS
+    from syscalls.table import BY_NR
+
+    out: dict[int, str | tuple[str, int, int]] = {}
+    for spec in clears:
+        name, _, flag = spec.partition(":")
+        if name not in CLEARABLE:
+            raise CommandLineError(f"--clear {spec}: only {', '.join(CLEARABLE)} flags")
+        entry = BY_NR[NUMBERS[name]]
+        assert entry is not None
+        i, arg = next((i, a) for i, a in enumerate(entry.args) if a.kind == "flags")
+        bits = {v: b for b, v in FLAGSETS[arg.flagset or ""].items()}.get(flag)
+        if not bits:
+            raise CommandLineError(f"--clear {spec}: no flag {flag} in {name}")
+        prev = out.get(NUMBERS[name])
+        if isinstance(prev, tuple):
+            bits |= prev[2]
+        out[NUMBERS[name]] = ("clear", i, bits)
     for names, action in ((stubs, "enosys"), (fakes, "fake")):
         for name in names:
             if name not in NUMBERS:
@@ -260,10 +286,13 @@ def report(files: tuple[str, ...], fmt: str, db_path: str | None, program: str |
 @click.option("--db", "db_path", metavar="PATH",
               help="The results database (default: $XDG_DATA_HOME/compatd/results.db).")
 @click.option("--no-db", is_flag=True, help="Do not store the exploration.")
+@click.option("--flags", "explore_flags", is_flag=True,
+              help="Also one run per flag the program passes to open/openat, with it dropped.")
 @click.argument("program")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def explore(check: str | None, jobs: int, timeout: float | None, fmt: str,
-            db_path: str | None, no_db: bool, program: str, args: tuple[str, ...]) -> None:
+            db_path: str | None, no_db: bool, explore_flags: bool, program: str,
+            args: tuple[str, ...]) -> None:
     """Find which syscalls PROGRAM needs: for each one it uses, a run with the call stubbed
     (ENOSYS) and one with it faked (returns 0); each syscall is required, stubbable or
     fakeable."""
@@ -291,7 +320,7 @@ def explore(check: str | None, jobs: int, timeout: float | None, fmt: str,
 
         try:
             result = ex.explore([program, *args], check=check, jobs=jobs, timeout=timeout,
-                                progress=progress)
+                                progress=progress, flags=explore_flags)
         except ex.ExploreError as e:
             raise CommandLineError(f"explore: {e}") from None
     if not no_db:

@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 
 SCHEMA_VERSION = 1
 UNKNOWN = MAX_NR + 1  # the counter slot of numbers outside the table
+LAST = MAX_NR + 2  # the slot holding the number of the thread's latest call
+SLOTS = MAX_NR + 3
 SPECIAL_DIRS = (b"/proc", b"/sys", b"/dev")
 
 # Top-level views of operation codes: section name -> (syscall, argument index).
@@ -126,7 +128,6 @@ class Recorder:
         self.errors: Counter[tuple[int, int]] = Counter()  # (nr, errno) -> failures
         self.bits: dict[tuple[int, int], int] = {}  # (nr, arg) -> OR of the bits seen
         self.ops: dict[tuple[int, int, int], int] = {}  # (nr, arg, value) -> calls
-        self.pending: dict[int, int] = {}  # tid -> nr of its call in progress
         self.files: Counter[tuple[bytes, int]] = Counter()  # (path, errno or 0) -> opens
         self.execs: dict[int, list[str]] = {}  # tgid -> programs it executed
         self.exe: dict[int, str] = {}  # tgid -> program when first seen
@@ -166,14 +167,17 @@ class Recorder:
                     self._exec(task, ev.args[EXECS[nr]])
                 else:
                     self.open_args[tid] = ev.args
-            self.pending[tid] = nr
+            counts[LAST] = nr
         elif nr != STUB_TRAP_NR:
             counts[UNKNOWN] += 1
             self.unknown[nr] += 1
             self.errors[(UNKNOWN, _errno.ENOSYS)] += 1
 
     def result(self, tid: int, ret: int) -> None:
-        nr = self.pending.pop(tid, -1)
+        """A call finished with ``ret``. The kernel calls this only for failures and while an
+        open is in progress (``open_args``); a thread's latest number is in its LAST slot."""
+        counts = self.calls.get(tid)
+        nr = counts[LAST] if counts is not None else -1
         if -4096 < ret < 0:
             key = (nr, -ret)
             self.errors[key] = self.errors.get(key, 0) + 1
@@ -182,7 +186,8 @@ class Recorder:
 
     # once per thread or per open --------------------------------------------------------
     def _new_thread(self, task: Task) -> list[int]:
-        counts = self.calls[task.tid] = [0] * (MAX_NR + 2)
+        counts = self.calls[task.tid] = [0] * SLOTS
+        counts[LAST] = -1
         tgid = task.group.tgid
         self.tgid_of[task.tid] = tgid
         if tgid not in self.exe:
@@ -219,7 +224,7 @@ class Recorder:
     def note_initial_exec(self, tid: int, exe: str) -> None:
         """The first program's execve ran before the model started: count it, as a native
         ``strace -f`` of the program does."""
-        counts = self.calls.setdefault(tid, [0] * (MAX_NR + 2))
+        counts = self.calls.setdefault(tid, [0] * (SLOTS - 1) + [-1])
         self.tgid_of.setdefault(tid, tid)
         counts[NUMBERS["execve"]] += 1
         self.exe.setdefault(tid, exe)
@@ -232,9 +237,9 @@ class Recorder:
         wall = time.perf_counter() - self.t0
         t1 = os.times()
         ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-        totals = [0] * (MAX_NR + 2)
+        totals = [0] * LAST
         for counts in self.calls.values():
-            for nr, n in enumerate(counts):
+            for nr, n in enumerate(counts[:LAST]):
                 if n:
                     totals[nr] += n
         unsupported: Counter[str] = Counter(kernel.unsupported) if kernel is not None else Counter()
@@ -366,7 +371,7 @@ def _s32(v: int, decoding: str) -> int:
 
 def _named_counts(counts: list[int]) -> dict[str, int]:
     out = {}
-    for nr, n in enumerate(counts):
+    for nr, n in enumerate(counts[:LAST]):
         if n:
             e = BY_NR[nr] if nr <= MAX_NR else None
             out[e.name if e is not None else f"syscall_{nr}"] = n

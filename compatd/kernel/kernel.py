@@ -72,7 +72,7 @@ class Kernel:
         log: TextIO | None = None,
         trace: TextIO | None = None,
         recorder: Recorder | None = None,
-        overrides: dict[int, str] | None = None,
+        overrides: dict[int, str | tuple[str, int, int]] | None = None,
     ) -> None:
         load_all()
         self.platform = platform
@@ -303,7 +303,13 @@ class Kernel:
             if recorder is not None:
                 recorder.enter(task, ev)
             action = self.overrides.get(ev.nr)
-            if action is not None:
+            if type(action) is tuple:
+                # explore per flag: ("clear", arg, bits) drops those bits from the argument
+                # before the handler decodes it (handler-run calls only: open, openat).
+                args = list(ev.args)
+                args[action[1]] &= ~action[2]
+                ev.args = tuple(args)
+            elif action is not None:
                 # Loupe's method: the call fails with ENOSYS or "succeeds" doing nothing.
                 ret = ENOSYS if action == "enosys" else 0
                 if recorder is not None:
@@ -316,7 +322,10 @@ class Kernel:
         Kernel.on_syscall(self, ev)
 
     def finish_recorded(self, tid: int, ret: int) -> None:
-        self.recorder.result(tid, ret)  # type: ignore[union-attr]
+        recorder = self.recorder
+        # The recorder needs a result only for a failure, or to see what an open opened.
+        if -4096 < ret < 0 or recorder.open_args:  # type: ignore[union-attr]
+            recorder.result(tid, ret)  # type: ignore[union-attr]
         Kernel.finish(self, tid, ret)
 
     def failed(self, task: Task, name: str, e: KernelError) -> int:

@@ -3,7 +3,9 @@
 - write (printf): required — stubbed or faked, the output is lost;
 - getcwd (checked, result unused beyond success): fakeable — ENOSYS makes it exit 3, a faked
   0 passes;
-- getppid (result ignored): stubbable.
+- getppid (result ignored): stubbable;
+- openat("/", O_RDONLY|O_DIRECTORY|O_CLOEXEC) then fcntl(F_GETFD) must show FD_CLOEXEC: with
+  --flags, O_CLOEXEC is needed and O_DIRECTORY ignorable.
 
 Two explorations must classify every syscall the same way.
 """
@@ -21,6 +23,7 @@ from harness import child_env, drop_base, make_base
 
 SOURCE = r"""
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <stdio.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -31,6 +34,11 @@ int main(void)
     if (syscall(SYS_getcwd, buf, sizeof buf) < 0)
         return 3;
     syscall(SYS_getppid);
+    int fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return 4;
+    if (fcntl(fd, F_GETFD) != FD_CLOEXEC)
+        return 5;
     printf("hello\n");
     return 0;
 }
@@ -90,6 +98,13 @@ def test_explore_classifies_and_is_stable(tiny, base):
                        env=child_env(), capture_output=True, text=True, timeout=60)
     explored = {r["name"]: r for r in json.loads(p.stdout)["explorations"]}
     assert explored["write"]["required"] == 2 and explored["getppid"]["stubbable"] == 2
+
+
+def test_explore_flags_of_open(tiny, base):
+    result = explore(tiny, base, "--flags", "--no-db")
+    flags = {f: r["class"] for f, r in result["flags"]["openat"].items()}
+    assert flags == {"O_CLOEXEC": "needed", "O_DIRECTORY": "ignorable"}
+    assert result["flags"]["openat"]["O_CLOEXEC"]["dropped"] == "exit 5"
 
 
 def test_explore_with_a_check_command(tiny, base):

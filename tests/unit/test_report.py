@@ -163,3 +163,14 @@ def test_store_roundtrip(tmp_path):
         assert store.run_reports(con, syscall="socket") == []
         [ex] = store.explorations(con)
         assert ex["name"] == "getpid" and ex["stubbable"] == 1
+
+
+def test_clear_override_drops_flag_bits():
+    """explore --flags: ("clear", arg, bits) removes the bits before the handler sees them."""
+    nr = NUMBERS["openat"]
+    results, _ = run([("openat", (AT_FDCWD, "f", O_RDWR | O_CREAT, 0o644))], paths,
+                     overrides={nr: ("clear", 2, O_CREAT)})
+    assert results == [-errno.ENOENT]
+    results, _ = run([("openat", (AT_FDCWD, "f", O_RDWR | O_CREAT, 0o644))], paths,
+                     overrides={nr: ("clear", 2, O_CLOEXEC)})
+    assert results == [3]
