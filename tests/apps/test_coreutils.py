@@ -31,7 +31,8 @@ CASES = {
     "stat": (["/usr/bin/stat", "-c", "%n %s %F %a %h %U", "/etc/passwd", "/usr/bin", "."],
              None),
     "ln-chmod-touch": (["/bin/sh", "-c", "echo x > f && ln -s f l && chmod 600 f && "
-                        "touch -d '2020-02-02 02:02:02' f && ls -l --time-style=+%F_%T f l"],
+                        "touch -d '2020-02-02 02:02:02' f && ls -l --time-style=+%F_%T f && "
+                        "readlink l && stat -c '%F %a' l"],
                        None),
     "tar-roundtrip": (["/bin/sh", "-c", "mkdir -p src/a/b && echo 1 > src/a/one && "
                        "echo 2 > src/a/b/two && touch -d 2021-01-01 src/a/one src/a/b/two && "
