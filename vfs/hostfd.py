@@ -9,11 +9,13 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import select
+import stat as st
 import struct
 from typing import TYPE_CHECKING, Protocol, cast
 
 from compatd.errors import KernelError
-from vfs.base import Inode, OpenFile, Stat
+from vfs.base import POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, Inode, OpenFile, Stat
 from vfs.common import host_error, host_errors, stat_from_host
 
 if TYPE_CHECKING:
@@ -24,6 +26,8 @@ TCSETS = 0x5402
 TCSETSW = 0x5403
 TCSETSF = 0x5404
 TIOCGPGRP = 0x540F
+TIOCSPGRP = 0x5410
+TIOCGSID = 0x5429
 TIOCGWINSZ = 0x5413
 TIOCSWINSZ = 0x5414
 FIONREAD = 0x541B
@@ -42,11 +46,30 @@ _TTY_IOCTLS: dict[int, tuple[int, bool]] = {
     TIOCGWINSZ: (8, True),
     TIOCSWINSZ: (8, False),
     TIOCGPGRP: (4, True),
+    # Job control: shells make their jobs the terminal's foreground group. The model's
+    # process groups are the host's (setpgid/setsid run on the host after the model's
+    # checks), and the host only accepts a group of the terminal's session.
+    TIOCSPGRP: (4, False),
+    TIOCGSID: (4, True),
 }
 
 
 class _TaskLike(Protocol):
     mem: Memory
+
+
+class _KernelLike(Protocol):
+    def watch_host_fd(self, fd: int, events: int, callback: object) -> None: ...
+
+    def unwatch_host_fd(self, fd: int) -> None: ...
+
+
+# Host fds the loop watches for parked callers: fd -> poll events. A watch is one-shot:
+# once the fd is ready it is dropped and parked calls are retried; a caller that still
+# waits arms it again (so a caller that went away leaves at most one wakeup behind, and a
+# ready fd nobody waits for does not keep waking the loop).
+_ARMED: dict[int, int] = {}
+DEFAULT_POLLMASK = POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM
 
 
 class HostFdFile(OpenFile):
@@ -118,6 +141,45 @@ class HostFdFile(OpenFile):
     def truncate(self, size: int) -> None:
         with host_errors("ftruncate"):
             os.ftruncate(self.fd, size)
+
+    # readiness -------------------------------------------------------------------------
+    def poll(self) -> int:
+        """The host's answer for the host fd, without waiting; a regular file or directory
+        has no poll of its own (always ready)."""
+        if not self.can_poll():
+            return DEFAULT_POLLMASK
+        p = select.poll()
+        p.register(self.fd, select.POLLIN | select.POLLPRI | select.POLLOUT | POLLRDNORM
+                   | POLLWRNORM | select.POLLRDHUP)
+        try:
+            ready = p.poll(0)
+        except OSError as e:
+            raise host_error(e, "poll") from None
+        return ready[0][1] if ready else 0
+
+    def can_poll(self) -> bool:
+        try:
+            s = os.fstat(self.fd)
+        except OSError:
+            return False
+        mode = s.st_mode
+        if st.S_ISCHR(mode) and os.major(s.st_rdev) == 1 and os.minor(s.st_rdev) in (3, 5, 7):
+            return False  # /dev/null, /dev/zero, /dev/full have no poll either
+        return not (st.S_ISREG(mode) or st.S_ISDIR(mode))
+
+    def arm_wakeup(self, kernel: object, events: int) -> None:
+        fd = self.fd
+        k = cast(_KernelLike, kernel)
+        want = _ARMED.get(fd, 0) | events
+        if want == _ARMED.get(fd):
+            return
+
+        def fired() -> None:
+            _ARMED.pop(fd, None)
+            k.unwatch_host_fd(fd)
+
+        _ARMED[fd] = want
+        k.watch_host_fd(fd, want, fired)
 
     # control ----------------------------------------------------------------------------
     def readable_bytes(self) -> int:
