@@ -42,6 +42,8 @@ def cli() -> None:
     show_default=True,
     help="Answer the calls that need no ptrace stop through seccomp user notification.",
 )
+@click.option("--max-procs", type=click.IntRange(1), default=512, show_default=True,
+              help="Processes the sandbox may hold at once (fork fails with EAGAIN past it).")
 @click.option("--trace", "trace_path", default=None, metavar="FILE",
               help="Print every trapped call and its result to FILE ('-': stderr).")
 @click.option(
@@ -79,7 +81,8 @@ def cli() -> None:
 @click.option("--clear", "clears", multiple=True, hidden=True)  # explore: NAME:FLAG dropped
 @click.argument("program")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def run(strict: bool, trace_all: bool, notify: bool, trace_path: str | None, pin: bool,
+def run(strict: bool, trace_all: bool, notify: bool, max_procs: int, trace_path: str | None,
+        pin: bool,
         root_dir: str | None, binds: tuple[str, ...], tmpfs_paths: tuple[str, ...], ro: bool,
         report_path: str | None, db_path: str | None, no_db: bool, stubs: tuple[str, ...],
         fakes: tuple[str, ...], clears: tuple[str, ...], program: str,

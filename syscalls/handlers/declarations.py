@@ -50,7 +50,6 @@ procs = partial(declare, family="processes")
 creds = partial(declare, family="credentials")
 sched = partial(declare, family="scheduling")
 net = partial(declare, family="sockets")
-polling = partial(declare, family="polling")
 eventfds = partial(declare, family="eventfds")
 ipc = partial(declare, family="ipc")
 aio = partial(declare, family="aio")
@@ -240,8 +239,6 @@ files("ustat", ENOSYS, "dev:uint ubuf:struct_out",
 files("sysfs", ENOSYS, "option:int arg1:ulong arg2:ulong",
       reason="obsolete filesystem-type query; programs read /proc/filesystems, which "
              "arrives with issue 3")
-files("flock", ENOSYS, "fd:fd operation:int/flock",
-      reason=later(3, "advisory file locks (flock and fcntl locks)"))
 files("sendfile", ENOSYS, "out_fd:fd in_fd:fd offset:struct_inout count:size",
       reason=later(3, "in-supervisor copies between files (sendfile, splice, "
                       "copy_file_range)"))
@@ -325,16 +322,6 @@ mounts("swapoff", ENOSYS, "path:path",
 
 # --- processes: creation, exec, wait, signals to others (issue 4) ------------------------
 
-procs("rt_sigqueueinfo", ENOSYS, "tgid:pid sig:signo/signals info:struct_in",
-      reason=later(4, "queued signals to other processes, checked against the sandbox"))
-procs("rt_tgsigqueueinfo", ENOSYS, "tgid:pid tid:pid sig:signo/signals info:struct_in",
-      reason=later(4, "queued signals to other threads, checked against the sandbox"))
-procs("pidfd_open", ENOSYS, "pid:pid flags:flags",
-      reason=later(4, "pidfds on the process model"))
-procs("pidfd_send_signal", ENOSYS, "pidfd:fd sig:signo/signals info:struct_in flags:flags",
-      reason=later(4, "pidfds on the process model"))
-procs("pidfd_getfd", ENOSYS, "pidfd:fd targetfd:int flags:flags",
-      reason=later(4, "pidfds; the fd must come from the target's virtual fd table"))
 procs("process_vm_readv", ENOSYS, "pid:pid local_iov:struct_in liovcnt:ulong "
       "remote_iov:struct_in riovcnt:ulong flags:ulong",
       reason=later(4, "reaching into another process's memory needs the model's "
@@ -377,83 +364,20 @@ sched("ioprio_get", ENOSYS, "which:int who:int",
 
 # --- sockets (issue 5) --------------------------------------------------------------------
 
-_SOCK = later(5, "sockets (sockfs, host sockets behind virtual fds)")
-net("socket", ENOSYS, "domain:int/socket_family type:flags/socket_type protocol:int",
-    reason=_SOCK)
-net("socketpair", ENOSYS, "domain:int/socket_family type:flags/socket_type protocol:int "
-    "sv:struct_out",
-    reason=_SOCK)
-net("bind", ENOSYS, "sockfd:fd addr:struct_in addrlen:int", reason=_SOCK)
-net("listen", ENOSYS, "sockfd:fd backlog:int", reason=_SOCK)
-net("accept", ENOSYS, "sockfd:fd addr:struct_out addrlen:struct_inout", reason=_SOCK)
-net("accept4", ENOSYS, "sockfd:fd addr:struct_out addrlen:struct_inout "
-    "flags:flags/socket_type",
-    reason=_SOCK)
-net("connect", ENOSYS, "sockfd:fd addr:struct_in addrlen:int", reason=_SOCK)
-net("shutdown", ENOSYS, "sockfd:fd how:int", reason=_SOCK)
-net("getsockname", ENOSYS, "sockfd:fd addr:struct_out addrlen:struct_inout", reason=_SOCK)
-net("getpeername", ENOSYS, "sockfd:fd addr:struct_out addrlen:struct_inout", reason=_SOCK)
-net("setsockopt", ENOSYS, "sockfd:fd level:int optname:int optval:buf_in optlen:int",
-    reason=_SOCK)
-net("getsockopt", ENOSYS, "sockfd:fd level:int optname:int optval:buf_out "
-    "optlen:struct_inout",
-    reason=_SOCK)
-net("sendto", ENOSYS, "sockfd:fd buf:buf_in len:size flags:flags/msg dest_addr:struct_in "
-    "addrlen:int",
-    reason=_SOCK)
-net("recvfrom", ENOSYS, "sockfd:fd buf:buf_out len:size flags:flags/msg "
-    "src_addr:struct_out addrlen:struct_inout",
-    reason=_SOCK)
-net("sendmsg", ENOSYS, "sockfd:fd msg:struct_in flags:flags/msg", reason=_SOCK)
-net("recvmsg", ENOSYS, "sockfd:fd msg:struct_inout flags:flags/msg", reason=_SOCK)
-net("sendmmsg", ENOSYS, "sockfd:fd msgvec:struct_inout vlen:uint flags:flags/msg",
-    reason=_SOCK)
-net("recvmmsg", ENOSYS, "sockfd:fd msgvec:struct_inout vlen:uint flags:flags/msg "
-    "timeout:struct_in",
-    reason=_SOCK)
-
-# --- polling (issue 5) --------------------------------------------------------------------
-
-_POLL = later(5, "readiness waiting on virtual fds (poll, select, epoll)")
-polling("poll", ENOSYS, "fds:struct_inout nfds:uint timeout:int", reason=_POLL)
-polling("ppoll", ENOSYS, "fds:struct_inout nfds:uint tmo_p:struct_in sigmask:struct_in "
-        "sigsetsize:size",
-        reason=_POLL)
-polling("select", ENOSYS, "nfds:int readfds:struct_inout writefds:struct_inout "
-        "exceptfds:struct_inout timeout:struct_inout",
-        reason=_POLL)
-polling("pselect6", ENOSYS, "nfds:int readfds:struct_inout writefds:struct_inout "
-        "exceptfds:struct_inout timeout:struct_inout sigmask:struct_in",
-        reason=_POLL)
-polling("epoll_create", ENOSYS, "size:int", reason=_POLL)
-polling("epoll_create1", ENOSYS, "flags:flags/epoll", reason=_POLL)
-polling("epoll_ctl", ENOSYS, "epfd:fd op:int/epoll_ctl fd:fd event:struct_in", reason=_POLL)
-polling("epoll_wait", ENOSYS, "epfd:fd events:struct_out maxevents:int timeout:int",
-        reason=_POLL)
-polling("epoll_pwait", ENOSYS, "epfd:fd events:struct_out maxevents:int timeout:int "
-        "sigmask:struct_in sigsetsize:size",
-        reason=_POLL)
-polling("epoll_pwait2", ENOSYS, "epfd:fd events:struct_out maxevents:int timeout:struct_in "
-        "sigmask:struct_in sigsetsize:size",
-        reason=_POLL)
+# socket, bind, connect, the send and recv families… are in sockets.py.
 
 # --- event fds (issue 5) ------------------------------------------------------------------
+# poll, select, epoll, eventfd and timerfd are in polling.py and eventfds.py.
 
-eventfds("eventfd", ENOSYS, "initval:uint",
-         reason=later(5, "eventfd objects"))
-eventfds("eventfd2", ENOSYS, "initval:uint flags:flags/eventfd",
-         reason=later(5, "eventfd objects"))
-eventfds("timerfd_create", ENOSYS, "clockid:int/clock flags:flags/open",
-         reason=later(5, "timerfd objects on the supervisor's timers"))
-eventfds("timerfd_settime", ENOSYS, "fd:fd flags:flags/timer new_value:struct_in "
-         "old_value:struct_out",
-         reason=later(5, "timerfd objects on the supervisor's timers"))
-eventfds("timerfd_gettime", ENOSYS, "fd:fd curr_value:struct_out",
-         reason=later(5, "timerfd objects on the supervisor's timers"))
-eventfds("signalfd", ENOSYS, "fd:fd mask:struct_in sizemask:size",
-         reason=later(5, "signalfd objects"))
+_SIGNALFD = (
+    "signals are queued and delivered by the host: the model cannot dequeue a blocked "
+    "signal (its siginfo) for a read, nor see one arrive to wake a poll; a PARTIAL signalfd "
+    "would read /proc/TID/status SigPnd and still need an injected rt_sigtimedwait on the "
+    "ptrace lane, where a parked call cannot be woken by signals"
+)
+eventfds("signalfd", ENOSYS, "fd:fd mask:struct_in sizemask:size", reason=_SIGNALFD)
 eventfds("signalfd4", ENOSYS, "fd:fd mask:struct_in sizemask:size flags:flags/open",
-         reason=later(5, "signalfd objects"))
+         reason=_SIGNALFD)
 
 # --- SysV and POSIX IPC (issue 5) ---------------------------------------------------------
 

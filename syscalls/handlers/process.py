@@ -20,7 +20,8 @@ from compatd.kernel.task import Task, ThreadGroup
 from syscalls.handlers.common import path_context
 from syscalls.table import Level, syscall
 from vfs import ops
-from vfs.flags import AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW
+from vfs.base import POLLIN, OpenFile, Stat
+from vfs.flags import AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, O_RDWR
 
 FULL = Level.FULL
 
@@ -249,7 +250,7 @@ CLD_EXITED, CLD_KILLED, CLD_DUMPED = 1, 2, 3
 
 
 @syscall("waitid", Level.PARTIAL, "idtype:int id:pid infop:struct_out options:flags/wait "
-         "rusage:struct_out", unsupported=WAIT_UNSUPPORTED + ("P_PIDFD: EINVAL",), needs_stop=True)
+         "rusage:struct_out", unsupported=WAIT_UNSUPPORTED, needs_stop=True)
 def sys_waitid(t: Task, idtype: int, ident: int, infop: int, options: int, rusage: int) -> int:
     if options & ~(WNOHANG | WSTOPPED | WEXITED | WCONTINUED | WNOWAIT | WNOTHREAD | WALL
                    | WCLONE) or not options & (WEXITED | WSTOPPED | WCONTINUED):
@@ -261,7 +262,7 @@ def sys_waitid(t: Task, idtype: int, ident: int, infop: int, options: int, rusag
     elif idtype == P_PGID:
         match, by_pgid = (ident or t.group.pgid), True
     elif idtype == P_PIDFD:
-        raise Unsupported(errno.EINVAL, "P_PIDFD")
+        match, by_pgid = pidfd_group(t, ident).tgid, False
     else:
         raise KernelError(errno.EINVAL, f"idtype {idtype}")
     if not options & WEXITED:
@@ -395,3 +396,93 @@ def sys_tkill(t: Task, tid: int, sig: int) -> int:
     thread_of(t, -1, tid)
     return RUN_ON_HOST
 
+
+
+@syscall("rt_sigqueueinfo", FULL, "tgid:pid sig:signo/signals info:struct_in")
+def sys_rt_sigqueueinfo(t: Task, tgid: int, sig: int, info: int) -> int:
+    # The host reads the siginfo and applies Linux's rule (another process may only send
+    # negative si_codes); the model checks the target is sandboxed.
+    check_signal(sig)
+    group_of(t, tgid)
+    return RUN_ON_HOST
+
+
+@syscall("rt_tgsigqueueinfo", FULL, "tgid:pid tid:pid sig:signo/signals info:struct_in")
+def sys_rt_tgsigqueueinfo(t: Task, tgid: int, tid: int, sig: int, info: int) -> int:
+    check_signal(sig)
+    thread_of(t, tgid, tid)
+    return RUN_ON_HOST
+
+
+# pidfds ------------------------------------------------------------------------------------
+PIDFD_NONBLOCK = 0o4000
+PIDFD_THREAD = 0o200
+
+
+class PidFile(OpenFile):
+    """A pidfd (anon_inode:[pidfd]): names a sandboxed process; readable once it exited."""
+
+    seekable = False
+
+    def __init__(self, group: ThreadGroup, flags: int) -> None:
+        super().__init__(None, flags)
+        self.group = group
+
+    def poll(self) -> int:
+        return POLLIN if self.group.exit_status is not None and not self.group.tasks else 0
+
+    def stat(self) -> Stat:
+        return Stat(dev=0, ino=self.group.tgid, mode=0o600)
+
+
+def pidfd_group(t: Task, fd: int) -> ThreadGroup:
+    f = t.fdt.get(fd)
+    if not isinstance(f, PidFile):
+        raise KernelError(errno.EBADF, "not a pidfd")
+    return f.group
+
+
+@syscall("pidfd_open", Level.PARTIAL, "pid:pid flags:flags",
+         unsupported=("PIDFD_THREAD: EINVAL",))
+def sys_pidfd_open(t: Task, pid: int, flags: int) -> int:
+    if flags & PIDFD_THREAD:
+        raise Unsupported(errno.EINVAL, "PIDFD_THREAD")
+    if flags & ~PIDFD_NONBLOCK or pid <= 0:
+        raise KernelError(errno.EINVAL, "bad flags or pid")
+    g = t.kernel.groups.get(pid)
+    if g is None or pid != g.tgid:
+        raise KernelError(errno.ESRCH, f"no process {pid} in the sandbox")
+    return t.install_fd(PidFile(g, O_RDWR | (flags & PIDFD_NONBLOCK)), cloexec=True)
+
+
+@syscall("pidfd_send_signal", Level.PARTIAL,
+         "pidfd:fd sig:signo/signals info:struct_in flags:flags",
+         unsupported=("a siginfo argument: EINVAL", "PIDFD_SIGNAL_* scopes: EINVAL"))
+def sys_pidfd_send_signal(t: Task, pidfd: int, sig: int, info: int, flags: int) -> int:
+    g = pidfd_group(t, pidfd)
+    check_signal(sig)
+    if flags:
+        raise Unsupported(errno.EINVAL, "pidfd_send_signal flags")
+    if info:
+        raise Unsupported(errno.EINVAL, "pidfd_send_signal with a siginfo")
+    if not g.tasks:
+        raise KernelError(errno.ESRCH, "the process has exited")
+    if sig:
+        t.kernel.signal_process(g.tgid, sig)
+    return 0
+
+
+@syscall("pidfd_getfd", FULL, "pidfd:fd targetfd:int flags:flags")
+def sys_pidfd_getfd(t: Task, pidfd: int, targetfd: int, flags: int) -> int:
+    """A copy of another sandboxed process's descriptor (same description, FD_CLOEXEC set),
+    allowed as ptrace access would be: same user, or a privileged caller."""
+    g = pidfd_group(t, pidfd)
+    if flags:
+        raise KernelError(errno.EINVAL, "flags must be 0")
+    if not g.tasks:
+        raise KernelError(errno.ESRCH, "the process has exited")
+    me = t.creds
+    if me.euid != 0 and (g.creds.uid, g.creds.euid, g.creds.suid) != (me.uid,) * 3:
+        raise KernelError(errno.EPERM, "no ptrace access to the target")
+    target = next(iter(g.tasks.values()))
+    return t.install_fd(target.fdt.get(targetfd), cloexec=True)
