@@ -137,6 +137,7 @@ def run(strict: bool, trace_all: bool, notify: bool, max_procs: int, trace_path:
         recorder = Recorder([program, *args], trace_all=trace_all)
     kernel = Kernel(platform, ns, strict=strict, trace=_open_trace(trace_path),
                     recorder=recorder, overrides=overrides)
+    kernel.max_procs = max_procs
     mount_proc(ns, kernel)  # procfs is generated from the kernel model
     # The terminal's Ctrl-C and Ctrl-\ reach the program (same process group); the
     # supervisor outlives them to report its status, and wakes programs waiting in an

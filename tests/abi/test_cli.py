@@ -99,3 +99,41 @@ def test_syscalls_other_formats(fmt: str, tmp_path: Path) -> None:
     proc = _cli(["syscalls", "--format", fmt], tmp_path)
     assert proc.returncode == 0, proc.stderr.decode()
     assert b"getpid" in proc.stdout
+
+
+FORK_BOMB = """
+import errno, os, signal, time
+kids = []
+try:
+    for _ in range(100):
+        pid = os.fork()
+        if pid == 0:
+            time.sleep(30)
+            os._exit(0)
+        kids.append(pid)
+except OSError as e:
+    print("fork failed:", errno.errorcode[e.errno], "after", len(kids))
+for pid in kids:
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+print("still responsive")
+"""
+
+
+def test_process_limit_stops_a_fork_bomb(tmp_path: Path) -> None:
+    """--max-procs: fork fails with EAGAIN past the limit; the program and compatd go on."""
+    proc = subprocess.run(
+        [*COMPATD, "run", "--max-procs", "10", "--", "/usr/bin/python3.11", "-c", FORK_BOMB],
+        cwd=tmp_path.parent, env=child_env(), capture_output=True, timeout=120,
+    )
+    assert proc.stdout.decode() == "fork failed: EAGAIN after 9\nstill responsive\n", (
+        proc.stderr.decode())
+
+
+def test_trace_prints_decoded_calls(abi_bins: dict[str, Path], tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [*COMPATD, "run", "--trace", "-", "--", "/bin/busybox", "cat", "/etc/hostname"],
+        cwd=tmp_path.parent, env=child_env(), capture_output=True, timeout=120,
+    )
+    assert proc.returncode == 0
+    assert b"openat(-100, '/etc/hostname', O_RDONLY" in proc.stderr
