@@ -86,6 +86,28 @@ POLLIN, POLLPRI, POLLOUT, POLLERR, POLLHUP, POLLNVAL = 0x1, 0x2, 0x4, 0x8, 0x10,
 POLLRDNORM, POLLRDBAND, POLLWRNORM, POLLWRBAND, POLLRDHUP = 0x40, 0x80, 0x100, 0x200, 0x2000
 
 
+class WaitQueue:
+    """Who wants to hear about a file's state changes (Linux's wait_queue_head): epoll
+    interests subscribe; the file calls ``wake(mask)`` when something happened (data came,
+    room was made, the other side closed). ``mask`` is the POLL* key of the wakeup (0: any).
+
+    Edge-triggered epoll reports once per wakeup, as Linux does, so a file should wake
+    where Linux's does (a pipe wakes readers on every write, writers when a read empties a
+    slot of a full pipe, everyone when a side closes). Files without a queue (host fds)
+    are watched by comparing readiness instead. poll/select need no queue: parked calls are
+    retried after every syscall, exit, timer and ready host fd."""
+
+    __slots__ = ("entries",)
+
+    def __init__(self) -> None:
+        self.entries: dict[object, None] = {}  # objects with .wakeup(mask), in order
+
+    def wake(self, mask: int = 0) -> None:
+        if self.entries:
+            for entry in list(self.entries):
+                entry.wakeup(mask)  # type: ignore[attr-defined]
+
+
 def dtype_of(mode: int) -> int:
     """The ``d_type`` of a mode: Linux stores ``S_IFMT >> 12``."""
     return st.S_IFMT(mode) >> 12
@@ -331,6 +353,21 @@ class OpenFile:
         that waits for readiness raises WouldBlock: the kernel retries it after every
         change in the sandbox, and after a host fd it watches becomes ready."""
         return POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM
+
+    def can_poll(self) -> bool:
+        """Whether the file has its own poll (Linux's file_can_poll): epoll_ctl refuses the
+        others (regular files, directories) with EPERM."""
+        return type(self).poll is not OpenFile.poll
+
+    def wait_queues(self) -> tuple[WaitQueue, ...]:
+        """The queues whose wakeups concern this description (epoll subscribes to them)."""
+        return ()
+
+    def arm_wakeup(self, kernel: object, events: int) -> None:
+        """A caller is about to park until ``events``: a file whose readiness changes
+        outside the sandbox (a host fd) asks the loop to watch it. Files changed only by
+        the sandbox's own calls need nothing."""
+        return None
 
     def fsync(self) -> None:
         return None

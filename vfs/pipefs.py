@@ -31,7 +31,20 @@ from functools import cache, partial
 from typing import Any
 
 from compatd.errors import BrokenPipe, KernelError, WouldBlock
-from vfs.base import Filesystem, Inode, OpenFile, Stat, StatFs
+from vfs.base import (
+    POLLERR,
+    POLLHUP,
+    POLLIN,
+    POLLOUT,
+    POLLRDNORM,
+    POLLWRNORM,
+    Filesystem,
+    Inode,
+    OpenFile,
+    Stat,
+    StatFs,
+    WaitQueue,
+)
 from vfs.common import now_ns
 from vfs.flags import O_ACCMODE, O_NONBLOCK, O_RDONLY, O_RDWR, O_WRONLY
 
@@ -97,7 +110,7 @@ class Pipe:
     ``capacity`` bytes, exactly as natively."""
 
     __slots__ = ("bufs", "capacity", "readers", "writers", "r_counter", "w_counter",
-                 "fifo_key")
+                 "fifo_key", "rd_wait", "wr_wait")
 
     def __init__(self, fifo_key: tuple[int, int] | None = None) -> None:
         # Each buffer: [the unread bytes, end offset of the data within its page].
@@ -109,6 +122,13 @@ class Pipe:
         self.r_counter = 0
         self.w_counter = 0
         self.fifo_key = fifo_key
+        # Wakeups for epoll: readers hear of data and of closes, writers of room and closes.
+        self.rd_wait = WaitQueue()
+        self.wr_wait = WaitQueue()
+
+    def full(self) -> bool:
+        """Every slot holds a page (pipe_full): no POLLOUT."""
+        return len(self.bufs) >= self.capacity // PAGE_SIZE
 
     def buffered(self) -> int:
         return sum(len(b[0]) for b in self.bufs)
@@ -128,6 +148,7 @@ class Pipe:
             if nonblock:
                 raise KernelError(errno.EAGAIN, "pipe empty")
             raise WouldBlock("read of an empty pipe")
+        was_full = self.full()
         out = bytearray()
         while bufs and len(out) < size:
             page = bufs[0][0]
@@ -136,6 +157,8 @@ class Pipe:
             del page[: len(take)]
             if not page:
                 bufs.popleft()
+        if was_full and self.wr_wait.entries:
+            self.wr_wait.wake(POLLOUT | POLLWRNORM)
         return bytes(out)
 
     def write(self, data: bytes, nonblock: bool) -> int:
@@ -153,10 +176,22 @@ class Pipe:
             last[1] += chars
             done = chars
             if done == len(data):
+                if self.rd_wait.entries:
+                    self.rd_wait.wake(POLLIN | POLLRDNORM)
                 return done
         return self._fill(memoryview(data)[done:], nonblock, done)
 
     def _fill(self, data: memoryview, nonblock: bool, done: int) -> int:
+        """Fill free slots; readers hear of the data on every return, as pipe_write wakes
+        them once the pipe has been polled."""
+        before = len(self.bufs)
+        try:
+            return self._fill_slots(data, nonblock, done)
+        finally:
+            if self.rd_wait.entries and (len(self.bufs) > before or done):
+                self.rd_wait.wake(POLLIN | POLLRDNORM)
+
+    def _fill_slots(self, data: memoryview, nonblock: bool, done: int) -> int:
         pos = 0
         slots = self.capacity // PAGE_SIZE
         bufs = self.bufs
@@ -229,6 +264,12 @@ class PipeEnd(OpenFile):
         acc = flags & O_ACCMODE
         self.reads = acc in (O_RDONLY, O_RDWR)
         self.writes = acc in (O_WRONLY, O_RDWR)
+        # fifo_open's f_pipe: a FIFO reader opened O_NONBLOCK before any writer sees no
+        # POLLHUP until a writer has come (and gone).
+        self.hup_after = (pipe.w_counter if pipe.fifo_key is not None and not self.writes
+                          and not pipe.writers and flags & O_NONBLOCK else -1)
+        if (self.reads and not pipe.readers) or (self.writes and not pipe.writers):
+            pipe.rd_wait.wake()  # wake_up_partner
         if self.reads:
             pipe.readers += 1
             pipe.r_counter += 1
@@ -261,6 +302,29 @@ class PipeEnd(OpenFile):
     def readable_bytes(self) -> int:
         return self.pipe.buffered()
 
+    def poll(self) -> int:
+        """pipe_poll: data is POLLIN, a free slot POLLOUT; a read end without writers
+        POLLHUP, a write end without readers POLLERR."""
+        pipe = self.pipe
+        mask = 0
+        if self.reads:
+            if pipe.bufs:
+                mask |= POLLIN | POLLRDNORM
+            if not pipe.writers and pipe.w_counter != self.hup_after:
+                mask |= POLLHUP
+        if self.writes:
+            if not pipe.full():
+                mask |= POLLOUT | POLLWRNORM
+            if not pipe.readers:
+                mask |= POLLERR
+        return mask
+
+    def wait_queues(self) -> tuple[WaitQueue, ...]:
+        pipe = self.pipe
+        if self.reads and self.writes:
+            return (pipe.rd_wait, pipe.wr_wait)
+        return (pipe.rd_wait,) if self.reads else (pipe.wr_wait,)
+
     def ioctl(self, request: int, arg: int, task: Any) -> int:
         if request == FIONREAD:
             task.mem.write(arg, struct.pack("<i", self.pipe.buffered()))
@@ -281,6 +345,10 @@ class PipeEnd(OpenFile):
             pipe.readers -= 1
         if self.writes:
             pipe.writers -= 1
+        if (not pipe.readers) != (not pipe.writers):
+            # One side is gone: both sides hear it (POLLHUP, POLLERR), as pipe_release.
+            pipe.rd_wait.wake()
+            pipe.wr_wait.wake()
         if not pipe.readers and not pipe.writers:
             pipe.clear()  # Linux frees a FIFO's buffer with its last opener
             if pipe.fifo_key is not None:

@@ -622,6 +622,9 @@ class ProcFS(Filesystem):
                 return os.fsencode(os.readlink(f"/proc/self/fd/{fd}"))
             except OSError:
                 pass
+        anon = getattr(f, "anon_name", None)
+        if anon is not None:
+            return b"anon_inode:" + anon
         if f.inode is not None:
             s = f.inode.stat()
             kind = st.S_IFMT(s.mode)

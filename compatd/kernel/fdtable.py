@@ -10,6 +10,7 @@ import errno
 
 from compatd.errors import KernelError
 from vfs.base import OpenFile
+from vfs.epoll import eventpoll_release
 
 
 class FDTable:
@@ -96,3 +97,5 @@ def _unref(f: OpenFile) -> None:
     f.refs -= 1
     if f.refs == 0:
         f.release()
+        if "ep_items" in f.__dict__:
+            eventpoll_release(f)  # its epoll interests go with it

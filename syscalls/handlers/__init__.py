@@ -3,6 +3,7 @@
 from syscalls.handlers import (  # noqa: F401
     credentials,
     declarations,
+    eventfds,
     fd_ops,
     fs_attr,
     fs_dir,
@@ -12,6 +13,7 @@ from syscalls.handlers import (  # noqa: F401
     identity,
     memory,
     pipes,
+    polling,
     prctl,
     process,
     read_write,
