@@ -309,8 +309,9 @@ class Recorder:
             "processes": self._processes(),
         }
         for section, (name, i) in OPERATIONS.items():
-            doc[section] = syscalls.get(name, {}).get("flags", {}).get(
-                BY_NR[NUMBERS[name]].args[i].name, {}).get("values", {})  # type: ignore[union-attr]
+            e = BY_NR[NUMBERS[name]]
+            arg = e.args[i].name if e is not None and len(e.args) > i else ""
+            doc[section] = syscalls.get(name, {}).get("flags", {}).get(arg, {}).get("values", {})
         if not self.trace_all:
             doc["note"] = ("syscalls the table runs on the host (HOST, and host_when cases) "
                            "are not counted; run with --trace-all to count them too")
