@@ -163,7 +163,9 @@ class Kernel:
         group.argv = plan.argv
         group.envp = plan.envp
         task.exec_reset()
-        group.comm = plan.exe.rpartition(b"/")[2][:15]
+        # begin_new_exec names the task after the path as given (a script's, "exe" for
+        # /proc/self/exe), not after the file that runs.
+        group.comm = plan.execfn.rpartition(b"/")[2][:15]
         platform.start_at(task.tid, entry, sp)
 
     # the loop ---------------------------------------------------------------------------
@@ -386,6 +388,23 @@ class Kernel:
             del self.parked[tid]
             self.platform.complete(tid, -errno.EINTR)
 
+    def parked_call_interrupted(self, tid: int, signo: int) -> None:
+        """The task stops to take a signal while its call is parked: the signal withdrew
+        the call (notification lane) and the host set it to restart (-ERESTARTSYS: restart
+        if the handler has SA_RESTART or there is no handler, else EINTR). A call that
+        Linux never restarts after a handler (poll, select, epoll_wait) carries
+        ``interrupted(handler_runs)`` on its retry: it returns the result the program gets
+        instead (-EINTR), or None to let the host restart it."""
+        retry = self.parked.pop(tid)
+        hook = getattr(retry, "interrupted", None)
+        task = self.tasks.get(tid)
+        if hook is None or task is None:
+            return
+        self.current = task
+        ret = hook(signal_caught(task.group.tgid, signo))
+        if ret is not None:
+            self.platform.interrupted_result(tid, ret)
+
     def terminal_signal(self, signo: int, frame: object) -> None:
         """SIGINT/SIGQUIT from the terminal reached the supervisor too (it shares the
         program's process group). Only tasks parked in emulated calls need us."""
@@ -417,6 +436,8 @@ class Kernel:
                 task.started = True
             self.platform.resume(tid)
         elif kind == SIGNAL:
+            if self.parked and tid in self.parked:
+                self.parked_call_interrupted(tid, ev.value)
             self.platform.resume(tid, ev.value)
         elif kind == STOPPED:
             if tid in self.tasks:
@@ -541,6 +562,20 @@ class Kernel:
         if tid == self.first_tgid and self.tasks:
             # The first program is gone: nothing may outlive it (as a container's init).
             self.platform.kill_all()
+
+
+def signal_caught(tgid: int, signo: int) -> bool:
+    """Whether process ``tgid`` has a handler for ``signo`` (SigCgt in its status)."""
+    if not 0 < signo <= 64:
+        return False
+    try:
+        with open(f"/proc/{tgid}/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"SigCgt:"):
+                    return bool(int(line.split()[1], 16) >> (signo - 1) & 1)
+    except OSError:
+        pass
+    return False
 
 
 def describe_call(task: Task, nr: int, args: tuple[int, ...]) -> str:
