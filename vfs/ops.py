@@ -343,12 +343,13 @@ def mkdir(ctx: PathContext, path: bytes, mode: int) -> None:
     p.dir.inode.mkdir(p.name, m, uid, gid)
 
 
-def mknod(ctx: PathContext, path: bytes, mode: int, rdev: int = 0) -> None:
+def mknod(ctx: PathContext, path: bytes, mode: int, rdev: int = 0) -> Inode:
     """mknod(2) of a regular file, FIFO, socket or (for root) device node.
 
     Errors, in Linux's order: EPERM (a directory), EINVAL (an unknown type), the walk's and
     the new name's (as mkdir), EACCES (w+x on the parent), EPERM (a device node without
-    CAP_MKNOD, which fsuid 0 stands for).
+    CAP_MKNOD, which fsuid 0 stands for). Returns the new inode (bind of an AF_UNIX
+    socket keeps it).
     """
     kind = st.S_IFMT(mode)
     if kind == st.S_IFDIR:
@@ -363,7 +364,7 @@ def mknod(ctx: PathContext, path: bytes, mode: int, rdev: int = 0) -> None:
     else:
         rdev = 0
     m, uid, gid = _new_owner(p.dir, ctx.creds, mode & ~ctx.umask & 0o7777, False)
-    p.dir.inode.mknod(p.name, (kind or st.S_IFREG) | m, rdev, uid, gid)
+    return p.dir.inode.mknod(p.name, (kind or st.S_IFREG) | m, rdev, uid, gid)
 
 
 def symlink(target: bytes, ctx: PathContext, path: bytes) -> None:

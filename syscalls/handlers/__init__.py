@@ -19,5 +19,6 @@ from syscalls.handlers import (  # noqa: F401
     read_write,
     resources,
     sched,
+    sockets,
     xattr,
 )

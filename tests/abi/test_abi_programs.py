@@ -15,6 +15,10 @@ BASED = ["fileio", "stat", "dirs", "links", "fdops", "rename", "trunc", "access"
 PLAIN = ["identity", "sysinfo", "rlimit", "devfs", "procs", "prctl", "creds", "sched", "usage"]
 # Programs with a test of their own below.
 SPECIAL = ["leave", "exits"]
+# Sockets: AF_UNIX by path in the base directory (a socket inode in hostfs and in tmpfs);
+# TCP and UDP on the loopback.
+BASED += ["unixsock"]
+PLAIN += ["inet"]
 
 
 def test_every_program_has_a_test() -> None:
