@@ -69,6 +69,12 @@ def cli() -> None:
     help="Nothing reaches the host: the cwd and read-write binds keep changes in memory.",
 )
 @click.option(
+    "--net", "net", type=click.Choice(["host", "loopback", "none"]), default="host",
+    show_default=True,
+    help="host: the host's network; loopback: only 127.0.0.0/8 and ::1 on the host; "
+         "none: a loopback network private to the sandbox.",
+)
+@click.option(
     "--report", "report_path", metavar="FILE.json",
     help="Write what the run needed (syscalls, errors, flags, files, unsupported cases) to "
          "FILE.json and add it to the results database.",
@@ -84,7 +90,7 @@ def cli() -> None:
 def run(strict: bool, trace_all: bool, notify: bool, max_procs: int, trace_path: str | None,
         pin: bool,
         root_dir: str | None, binds: tuple[str, ...], tmpfs_paths: tuple[str, ...], ro: bool,
-        report_path: str | None, db_path: str | None, no_db: bool, stubs: tuple[str, ...],
+        net: str, report_path: str | None, db_path: str | None, no_db: bool, stubs: tuple[str, ...],
         fakes: tuple[str, ...], clears: tuple[str, ...], program: str,
         args: tuple[str, ...]) -> None:
     """Run PROGRAM with ARGS under compatd; exit with its status (128+N if killed by N)."""
@@ -97,6 +103,9 @@ def run(strict: bool, trace_all: bool, notify: bool, max_procs: int, trace_path:
     from vfs.namespace import mount_proc
 
     load_all()
+    from vfs.sockfs import set_net_mode
+
+    set_net_mode(net)
     overrides = _overrides(stubs, fakes, clears)
     if overrides and not trace_all:
         # A syscall the host runs untrapped must trap to be stubbed or faked.

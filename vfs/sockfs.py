@@ -382,9 +382,17 @@ class SocketFile(OpenFile):
         self.proto.arm(events)
 
     def wait_queues(self) -> tuple[WaitQueue, ...]:
-        return (self.wq,)
+        """Model sockets wake their queue; a host socket has none (epoll compares its
+        readiness and has the loop watch its host fd, as for other host fds)."""
+        return () if self.proto.host_fd() is not None else (self.wq,)
 
     def ioctl(self, request: int, arg: int, task: Any) -> int:
+        if request == FIONBIO:
+            # ioctl_fionbio (fs/ioctl.c): sets or clears O_NONBLOCK on the description
+            # (CPython's setblocking uses it).
+            (on,) = INT.unpack(task.mem.read(arg, 4))
+            self.flags = self.flags | O_NONBLOCK if on else self.flags & ~O_NONBLOCK
+            return 0
         if request == SIOCINQ:
             if self.type == SOCK_STREAM and self.proto.listening():
                 raise KernelError(errno.EINVAL, "SIOCINQ on a listening socket")
@@ -1716,6 +1724,7 @@ class LoopProto(UnixProto):
         self.port = 0
         self.ip = b""
         self.peer_addr: bytes | None = None
+        self.inprogress = False
 
     # addresses: (ip bytes, port) ------------------------------------------------------------
     def parse(self, task: Any, addr: bytes) -> tuple[str, bytes]:  # type: ignore[override]
@@ -1845,6 +1854,9 @@ class LoopProto(UnixProto):
             self.state = ESTABLISHED
             return 0
         assert target is not None
+        if self.inprogress and self.state == ESTABLISHED:
+            self.inprogress = False  # inet_stream_connect: the completion is reported once
+            return 0
         if target.state != LISTEN:
             raise KernelError(errno.ECONNREFUSED, "not listening")
         ret = self._connect(task, target, nonblock)
@@ -1858,6 +1870,10 @@ class LoopProto(UnixProto):
         embryo.name = embryo.fmt(embryo.ip, embryo.port)
         embryo.peer_addr = self.name
         self.peer_addr = embryo.name
+        if nonblock:
+            # TCP's handshake never completes inside connect on a non-blocking socket.
+            self.inprogress = True
+            raise KernelError(errno.EINPROGRESS, "connect in progress")
         return ret
 
     def receiver(self, addr: bytes | None, task: Any) -> UnixProto:
