@@ -104,7 +104,8 @@ class WaitQueue:
 
     def wake(self, mask: int = 0) -> None:
         if self.entries:
-            for entry in list(self.entries):
+            # Newest first: add_wait_queue puts an entry at the head of the queue.
+            for entry in reversed(list(self.entries)):
                 entry.wakeup(mask)  # type: ignore[attr-defined]
 
 

@@ -76,6 +76,9 @@ MSG_CMSG_CLOEXEC = 0x40000000
 SYSCALL_STOP = signal.SIGTRAP | (PTRACE_EVENT_SECCOMP << 8)
 SYSCALL_EXIT_STOP = signal.SIGTRAP | 0x80  # TRACESYSGOOD marks syscall stops
 U64 = (1 << 64) - 1
+# What a syscall interrupted by a signal leaves in rax for the host's restart logic.
+ERESTARTSYS = 512
+ERESTART_RESTARTBLOCK = 516
 PAGE = 4096
 
 
@@ -376,6 +379,16 @@ class PtracePlatform:
 
     def resume(self, tid: int, signo: int = 0) -> None:
         _ptrace(PTRACE_CONT, tid, None, signo)
+
+    def interrupted_result(self, tid: int, result: int) -> None:
+        """At a signal-delivery stop right after a call the host means to restart
+        (-ERESTARTSYS and kin in rax: a signal withdrew a notification), make the call
+        return ``result`` instead; the host's restart logic runs after this stop."""
+        regs = self.regs[tid]
+        _check(_ptrace(PTRACE_GETREGS, tid, None, ctypes.addressof(regs)), "GETREGS")
+        if -ERESTART_RESTARTBLOCK <= regs.rax - (1 << 64) <= -ERESTARTSYS:
+            regs.rax = result & U64
+            _check(_ptrace(PTRACE_SETREGS, tid, None, ctypes.addressof(regs)), "SETREGS")
 
     def inject(self, tid: int, nr: int, *args: int) -> int:
         """Run syscall ``nr`` inside the stopped task now and return its raw result.

@@ -136,13 +136,15 @@ def sys_fcntl(t: Task, fd: int, cmd: int, arg: int) -> int:
 FIONREAD = 0x541B
 FIONCLEX = 0x5450
 FIOCLEX = 0x5451
+FIONBIO = 0x5421
 
 
 @syscall(
     "ioctl",
     Level.PARTIAL,
     "fd:fd request:cmd/ioctl arg:ulong",
-    unsupported=("requests other than the terminal ones, FIONREAD, FIOCLEX, FIONCLEX: ENOTTY",),
+    unsupported=("requests other than the terminal ones, FIONREAD, FIONBIO, FIOCLEX, FIONCLEX: "
+                 "ENOTTY",),
 )
 def sys_ioctl(t: Task, fd: int, request: int, arg: int) -> int:
     fdt = t.fdt
@@ -152,6 +154,13 @@ def sys_ioctl(t: Task, fd: int, request: int, arg: int) -> int:
         return 0
     if request == FIONCLEX:
         fdt.cloexec.discard(fd)
+        return 0
+    if request == FIONBIO:
+        # fs/ioctl.c, for every file: the int argument sets or clears O_NONBLOCK.
+        if struct.unpack("<i", t.mem.read(arg, 4))[0]:
+            f.flags |= O_NONBLOCK
+        else:
+            f.flags &= ~O_NONBLOCK
         return 0
     if request == FIONREAD and is_regular(f):
         # fs/ioctl.c: for a regular file, the bytes between the offset and the end.

@@ -7,8 +7,12 @@ marks the wait expired. A 0 timeout never waits, a negative one (or a NULL point
 forever.
 
 Signals are the host's: on the notification lane a signal withdraws the parked call and the
-host restarts it or fails it with EINTR (see ``Kernel.on_signal_stop`` for how these calls
-get Linux's "never restarted after a handler" rule).
+host would restart it or fail it with EINTR as SA_RESTART says. These calls are never
+restarted after a handler on Linux: each parked retry carries ``interrupted``, which
+``Kernel.parked_call_interrupted`` calls at the signal stop: EINTR when a handler runs (the
+time left written back first, as select/ppoll/pselect6 do); otherwise the host restarts the
+call, and a restarted poll or epoll_wait keeps its first deadline (``RESTARTS``), as Linux's
+restart block does (select and the p* calls read the time left they wrote back).
 
 The temporary signal mask of ppoll, pselect6, epoll_pwait and epoll_pwait2 cannot be
 applied by the model (the mask is the host's, rt_sigprocmask runs there): a mask equal to
@@ -52,8 +56,22 @@ SIGMASK_UNSUPPORTED = (
 
 
 # waiting ---------------------------------------------------------------------------------
+# A poll or epoll_wait the host restarts after a signal without a handler: tid -> (the
+# call's arguments, its deadline in monotonic ns).
+RESTARTS: dict[int, tuple[tuple[int, ...], int]] = {}
+
+
+def restarted_timeout(t: Task, key: tuple[int, ...], timeout_ns: int | None) -> int | None:
+    """The timeout of a call that may be the host's restart of one a signal interrupted."""
+    if RESTARTS:
+        saved = RESTARTS.pop(t.tid, None)
+        if saved is not None and saved[0] == key and timeout_ns:
+            return remaining(saved[1])
+    return timeout_ns
+
+
 def wait_for(t: Task, check: Callable[[bool], int | None], timeout_ns: int | None,
-             why: str) -> int:
+             why: str, restart_key: tuple[int, ...] | None = None) -> int:
     """``check(final)`` gives the result, or None while nothing is ready (``final``: the
     time is up, it must answer). Wait ``timeout_ns`` (None: forever, 0: not at all)."""
     res = check(timeout_ns == 0)
@@ -62,7 +80,9 @@ def wait_for(t: Task, check: Callable[[bool], int | None], timeout_ns: int | Non
     kernel = t.kernel
     expired = [False]
     handle = None
+    end = None
     if timeout_ns is not None:
+        end = time.monotonic_ns() + timeout_ns
         handle = kernel.add_timer(timeout_ns / NS, lambda: expired.__setitem__(0, True))
 
     def retry() -> int:
@@ -73,6 +93,16 @@ def wait_for(t: Task, check: Callable[[bool], int | None], timeout_ns: int | Non
             kernel.cancel_timer(handle)
         return res
 
+    def interrupted(handler: bool) -> int | None:
+        if handle is not None:
+            kernel.cancel_timer(handle)
+        if handler:
+            return -errno.EINTR
+        if restart_key is not None and end is not None:
+            RESTARTS[t.tid] = (restart_key, end)
+        return None
+
+    retry.interrupted = interrupted  # type: ignore[attr-defined]
     raise WouldBlock(why, retry)
 
 
@@ -131,7 +161,8 @@ def lookup(t: Task, fd: int) -> OpenFile | None:
 
 
 # poll ------------------------------------------------------------------------------------
-def do_poll(t: Task, ufds: int, nfds: int, timeout_ns: int | None) -> int:
+def do_poll(t: Task, ufds: int, nfds: int, timeout_ns: int | None,
+            restart_key: tuple[int, ...] | None = None) -> int:
     if nfds > t.group.nofile_limit():
         raise KernelError(errno.EINVAL, "nfds beyond RLIMIT_NOFILE")
     raw = t.mem.read(ufds, nfds * POLLFD.size) if nfds else b""
@@ -163,12 +194,14 @@ def do_poll(t: Task, ufds: int, nfds: int, timeout_ns: int | None) -> int:
                                        for (fd, ev), rev in zip(entries, revents, strict=True)))
         return count
 
-    return wait_for(t, check, timeout_ns, "poll")
+    return wait_for(t, check, timeout_ns, "poll", restart_key)
 
 
 @syscall("poll", FULL, "fds:struct_inout nfds:uint timeout:int")
 def sys_poll(t: Task, fds: int, nfds: int, timeout: int) -> int:
-    return do_poll(t, fds, nfds, None if timeout < 0 else timeout * 1_000_000)
+    key = (fds, nfds, timeout)
+    timeout_ns = restarted_timeout(t, key, None if timeout < 0 else timeout * 1_000_000)
+    return do_poll(t, fds, nfds, timeout_ns, key)
 
 
 @syscall("ppoll", PARTIAL, "fds:struct_inout nfds:uint tmo_p:struct_inout "
@@ -257,7 +290,18 @@ def time_back(t: Task, addr: int, end: int | None, timeval: bool,
     except WouldBlock as e:
         retry = e.retry
         assert retry is not None
-        raise WouldBlock(e.why, lambda: time_back(t, addr, end, timeval, retry)) from None
+
+        def again() -> int:
+            return time_back(t, addr, end, timeval, retry)
+
+        inner = getattr(retry, "interrupted", None)
+        if inner is not None:
+            def interrupted(handler: bool) -> int | None:
+                write_remaining(t, addr, end, timeval)
+                return inner(handler)
+
+            again.interrupted = interrupted  # type: ignore[attr-defined]
+        raise WouldBlock(e.why, again) from None
     except KernelError:
         write_remaining(t, addr, end, timeval)
         raise
@@ -367,7 +411,7 @@ def sys_epoll_ctl(t: Task, epfd: int, op: int, fd: int, event: int) -> int:
 
 
 def do_epoll_wait(t: Task, epfd: int, events: int, maxevents: int,
-                  timeout_ns: int | None) -> int:
+                  timeout_ns: int | None, restart_key: tuple[int, ...] | None = None) -> int:
     if maxevents <= 0 or maxevents > EP_MAX_EVENTS:
         raise KernelError(errno.EINVAL, f"maxevents {maxevents}")
     if events + maxevents * EPOLL_EVENT.size > 1 << 47:
@@ -391,13 +435,14 @@ def do_epoll_wait(t: Task, epfd: int, events: int, maxevents: int,
         ep.commit(reported)
         return len(reported)
 
-    return wait_for(t, check, timeout_ns, "epoll_wait")
+    return wait_for(t, check, timeout_ns, "epoll_wait", restart_key)
 
 
 @syscall("epoll_wait", FULL, "epfd:fd events:struct_out maxevents:int timeout:int")
 def sys_epoll_wait(t: Task, epfd: int, events: int, maxevents: int, timeout: int) -> int:
-    return do_epoll_wait(t, epfd, events, maxevents,
-                         None if timeout < 0 else timeout * 1_000_000)
+    key = (epfd, events, maxevents, timeout)
+    timeout_ns = restarted_timeout(t, key, None if timeout < 0 else timeout * 1_000_000)
+    return do_epoll_wait(t, epfd, events, maxevents, timeout_ns, key)
 
 
 @syscall("epoll_pwait", PARTIAL, "epfd:fd events:struct_out maxevents:int timeout:int "

@@ -12,7 +12,8 @@ from harness import Runner, remove_host_path
 BASED = ["fileio", "stat", "dirs", "links", "fdops", "rename", "trunc", "access", "fileops",
          "pipes", "xattrs"]
 # Programs without a base directory.
-PLAIN = ["identity", "sysinfo", "rlimit", "devfs", "procs", "prctl", "creds", "sched", "usage"]
+PLAIN = ["identity", "sysinfo", "rlimit", "devfs", "procs", "prctl", "creds", "sched", "usage",
+         "polls", "epolls"]
 # Programs with a test of their own below.
 SPECIAL = ["leave", "exits"]
 # Sockets: AF_UNIX by path in the base directory (a socket inode in hostfs and in tmpfs);

@@ -90,6 +90,9 @@ class FakePlatform:
     def inject(self, tid: int, nr: int, *args: int) -> int:
         raise NotImplementedError
 
+    def interrupted_result(self, tid: int, result: int) -> None:
+        self.results.append(f"interrupted {result}")
+
     def signal_thread(self, tgid: int, tid: int, signo: int) -> None:
         self.results.append(f"signal {signo}")
 
