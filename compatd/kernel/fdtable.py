@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 
 from compatd.errors import KernelError
+from vfs import locks
 from vfs.base import OpenFile
 from vfs.epoll import eventpoll_release
 
@@ -70,13 +71,20 @@ class FDTable:
         else:
             self.cloexec.discard(fd)
         if old is not None:
-            _unref(old)
+            self._closed(old)
 
     def close(self, fd: int) -> None:
         f = self.files.pop(fd, None)
         if f is None:
             raise KernelError(errno.EBADF, f"fd {fd} is not open")
         self.cloexec.discard(fd)
+        self._closed(f)
+
+    def _closed(self, f: OpenFile) -> None:
+        """A descriptor of ``f`` is gone: this process's record locks on the file go with
+        it (whichever descriptor held them), then the description loses a reference."""
+        if locks.TABLE:
+            locks.file_closed(self, f)
         _unref(f)
 
     def close_all(self) -> None:
@@ -96,6 +104,8 @@ class FDTable:
 def _unref(f: OpenFile) -> None:
     f.refs -= 1
     if f.refs == 0:
+        if locks.TABLE:
+            locks.description_released(f)  # its flock and OFD locks
         f.release()
         if "ep_items" in f.__dict__:
             eventpoll_release(f)  # its epoll interests go with it

@@ -293,6 +293,10 @@ class Kernel:
             return
         except Exception as e:
             ret = self.handler_crashed(entry.name, ev, e)
+        if entry.needs_stop and task.group.host_zombies and ret < RUN_ON_HOST:
+            # At a ptrace stop with a result to write: reap the host zombies too (a call the
+            # host must still run cannot follow an injection).
+            self.reap_on_host(task)
         self.finish(tid, ret)
         if self.parked:
             self.retry_parked()
@@ -338,12 +342,19 @@ class Kernel:
 
     def finish_failed(self, task: Task, ret: int, e: KernelError) -> None:
         """Finish a call that failed with ``e``, and what the failure also does: pipe_write
-        sends the writer SIGPIPE with EPIPE. The signal goes after the answer (a signal
-        before it would withdraw the waiting call), and reaches the task before it is back
-        in user mode, so the handler runs before the program sees EPIPE, as natively."""
-        self.finish(task.tid, ret)
+        sends the writer SIGPIPE with EPIPE. A SIGPIPE that kills (the default action) goes
+        first, so the program dies in the write as natively; one that a handler catches, or
+        that is blocked or ignored, goes after the answer (sent before, it would withdraw
+        the waiting call and have it restarted)."""
         if type(e) is BrokenPipe:
-            self.platform.signal_thread(task.group.tgid, task.tid, SIGPIPE)
+            tgid, tid = task.group.tgid, task.tid
+            if self.platform.signal_action(tid, SIGPIPE) == "default":
+                self.platform.signal_thread(tgid, tid, SIGPIPE)
+                return
+            self.finish(tid, ret)
+            self.platform.signal_thread(tgid, tid, SIGPIPE)
+            return
+        self.finish(task.tid, ret)
 
     def finish(self, tid: int, ret: int) -> None:
         """Complete a trapped call with ``ret`` (or the sentinels' meaning)."""
@@ -363,6 +374,11 @@ class Kernel:
             task = self.tasks.get(tid)
             if task is None:
                 self.parked.pop(tid, None)
+                continue
+            if not self.platform.still_waiting(tid):
+                # A signal withdrew the call: carrying it out now would lose its effect. It
+                # stays parked until the task's signal stop (parked_call_interrupted) or its
+                # next call ends the wait.
                 continue
             self.current = task
             try:
@@ -385,6 +401,8 @@ class Kernel:
         with EINTR so the host can deliver the signal (restart semantics arrive with
         interruptible parking)."""
         for tid in [tid for tid in self.parked if self.tasks[tid].group.tgid == tgid]:
+            if self.platform.waits_on_notification(tid):
+                continue  # the host's signal delivery wakes it and decides EINTR or restart
             del self.parked[tid]
             self.platform.complete(tid, -errno.EINTR)
 
@@ -503,14 +521,20 @@ class Kernel:
         return RESUMED
 
     def reap(self, waiter: Task, group: ThreadGroup) -> None:
-        """The parent collected a zombie: forget it, and free its pid on the host too (the
-        host parent is the waiter's process; an injected wait4 with no pointers)."""
+        """The parent collected a zombie: the model forgets it. The host zombie (whose pid
+        stays reserved meanwhile) is reaped by an injected wait4 in the parent at its next
+        ptrace stop (wait4 itself answers on the notification lane, where a signal can
+        interrupt it), or by the supervisor, subreaper of orphans, once the parent exits."""
         self.groups.pop(group.tgid, None)
-        self.platform.inject(waiter.tid, NR_WAIT4, group.tgid, 0, WNOHANG | WALL, 0)
+        waiter.group.host_zombies.append(group.tgid)
+
+    def reap_on_host(self, task: Task) -> None:
+        zombies = task.group.host_zombies
+        while zombies:
+            self.platform.inject(task.tid, NR_WAIT4, zombies.pop(), 0, WNOHANG | WALL, 0)
 
     def signal_process(self, tgid: int, sig: int) -> None:
-        if tgid in {self.tasks[t].group.tgid for t in self.parked}:
-            self.interrupt_parked(tgid)
+        # A parked call of the target is woken by the host itself: the signal withdraws it.
         try:
             os.kill(tgid, sig)
         except ProcessLookupError:

@@ -161,7 +161,7 @@ class ThreadGroup:
 
     __slots__ = ("tgid", "ppid", "pgid", "sid", "creds", "rlimits", "tasks", "exit_status",
                  "exe", "comm", "argv", "envp", "mapped_files", "start_time", "brk_start", "brk",
-                 "scratch", "dumpable", "child_subreaper")
+                 "scratch", "dumpable", "child_subreaper", "host_zombies")
 
     def __init__(self, tgid: int, ppid: int, creds: Creds, rlimits: dict[int, list[int]]) -> None:
         self.tgid = tgid
@@ -183,6 +183,7 @@ class ThreadGroup:
         self.brk_start = 0  # the program break: emulated, placed after the program as Linux
         self.brk = 0
         self.scratch = 0  # a page compatd mapped in the process for fd transfers
+        self.host_zombies: list[int] = []  # children reaped in the model, not yet on the host
         self.dumpable = 1  # prctl(PR_SET_DUMPABLE): kept with the memory, as Linux's mm
         self.child_subreaper = False  # prctl(PR_SET_CHILD_SUBREAPER)
 

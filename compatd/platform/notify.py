@@ -25,6 +25,7 @@ from compatd.platform.events import SYSCALL, Event
 
 SECCOMP_IOCTL_NOTIF_RECV = 0xC0502100
 SECCOMP_IOCTL_NOTIF_SEND = 0xC0182101
+SECCOMP_IOCTL_NOTIF_ID_VALID = 0x40082102
 SECCOMP_USER_NOTIF_FLAG_CONTINUE = 1
 SYS_PIDFD_OPEN = 434
 SYS_PIDFD_GETFD = 438
@@ -136,6 +137,15 @@ class NotifyLane:
                 self.answer(tid, 0, run_on_host=True)
                 return
             self.queued.append(ev)
+
+    def still_waiting(self, tid: int) -> bool:
+        """False once a signal withdrew the call ``tid`` waits in (it will be restarted or
+        fail with EINTR): a parked call must not be carried out for nobody."""
+        nid = self.ids.get(tid)
+        if nid is None:
+            return True  # waiting at a ptrace stop, which no signal ends
+        ident = ctypes.c_uint64(nid)
+        return _ioctl(self.fd, SECCOMP_IOCTL_NOTIF_ID_VALID, ctypes.byref(ident)) == 0
 
     def answer(self, tid: int, result: int, run_on_host: bool = False) -> None:
         nid = self.ids.pop(tid)

@@ -102,6 +102,7 @@ _ptrace.restype = ctypes.c_long
 _syscall = _libc.syscall
 _syscall.restype = ctypes.c_long
 SYS_TGKILL = 234
+PR_SET_CHILD_SUBREAPER = 36
 
 
 def _check(ret: int, what: str) -> int:
@@ -194,6 +195,8 @@ class PtracePlatform:
         self.tids: set[int] = set()
         # Stops and notifications are waited for together (also with no listener).
         self.lane = NotifyLane()
+        # Orphaned sandboxed processes come to the supervisor, which reaps their zombies.
+        _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
         self.listener_closed = False
 
     # start ------------------------------------------------------------------------------
@@ -287,6 +290,33 @@ class PtracePlatform:
             ev = lane.next_event(timeout)
             if ev is not None or not lane.sigchld:
                 return ev
+
+    def signal_action(self, tid: int, signo: int) -> str:
+        """What the task would do with ``signo`` now: "blocked", "ignored", "caught" or
+        "default" (its dispositions are the host's: rt_sigaction runs there)."""
+        masks: dict[bytes, int] = {}
+        try:
+            with open(f"/proc/{tid}/status", "rb") as f:
+                for line in f:
+                    key, _, value = line.partition(b":")
+                    if key in (b"SigBlk", b"SigIgn", b"SigCgt"):
+                        masks[key] = int(value.strip(), 16)
+        except (OSError, ValueError):
+            return "default"
+        bit = 1 << (signo - 1)
+        for key, action in ((b"SigBlk", "blocked"), (b"SigIgn", "ignored"),
+                            (b"SigCgt", "caught")):
+            if masks.get(key, 0) & bit:
+                return action
+        return "default"
+
+    def waits_on_notification(self, tid: int) -> bool:
+        """The task waits for an answer on the notification lane (not at a ptrace stop)."""
+        return tid in self.lane.ids
+
+    def still_waiting(self, tid: int) -> bool:
+        """Whether the call ``tid`` waits in is still there to be answered."""
+        return self.lane.still_waiting(tid)
 
     def watch_host_fd(self, fd: int, events: int) -> None:
         """Wake ``wait`` when host fd ``fd`` has ``events`` (poll bits) ready."""

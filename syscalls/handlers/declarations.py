@@ -194,13 +194,6 @@ clock("timer_getoverrun", HOST, "timerid:int",
       reason="reads one of the caller's own POSIX timers")
 clock("timer_delete", HOST, "timerid:int",
       reason="deletes one of the caller's own POSIX timers")
-clock("getrusage", HOST, "who:int usage:struct_out",
-      reason="reports the caller's own usage (RUSAGE_SELF/THREAD) and that of its reaped "
-             "children (RUSAGE_CHILDREN): the model reaps a child with a wait4 injected in "
-             "the parent, so the host counts exactly the children Linux would")
-clock("times", HOST, "buf:struct_out",
-      reason="reports the caller's own CPU times and its reaped children's (reaped by the "
-             "parent on the host, as for getrusage) and the host's tick count")
 
 # --- time: reading clocks and sleeping ----------------------------------------------------
 

@@ -225,7 +225,7 @@ RUSAGE_SIZE = 144
 
 @syscall("wait4", Level.PARTIAL,
          "pid:pid wstatus:struct_out options:flags/wait rusage:struct_out",
-         unsupported=WAIT_UNSUPPORTED, needs_stop=True)
+         unsupported=WAIT_UNSUPPORTED)
 def sys_wait4(t: Task, pid: int, wstatus: int, options: int, rusage: int) -> int:
     if options & ~(WNOHANG | WUNTRACED | WCONTINUED | WNOTHREAD | WALL | WCLONE):
         raise KernelError(errno.EINVAL, f"wait4 options {options:#x}")
@@ -250,7 +250,7 @@ CLD_EXITED, CLD_KILLED, CLD_DUMPED = 1, 2, 3
 
 
 @syscall("waitid", Level.PARTIAL, "idtype:int id:pid infop:struct_out options:flags/wait "
-         "rusage:struct_out", unsupported=WAIT_UNSUPPORTED, needs_stop=True)
+         "rusage:struct_out", unsupported=WAIT_UNSUPPORTED)
 def sys_waitid(t: Task, idtype: int, ident: int, infop: int, options: int, rusage: int) -> int:
     if options & ~(WNOHANG | WSTOPPED | WEXITED | WCONTINUED | WNOWAIT | WNOTHREAD | WALL
                    | WCLONE) or not options & (WEXITED | WSTOPPED | WCONTINUED):

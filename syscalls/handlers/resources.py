@@ -10,6 +10,7 @@ import time
 
 from compatd.errors import KernelError
 from compatd.kernel.task import Task
+from syscalls.numbers import NUMBERS
 from syscalls.table import Level, syscall
 
 FULL = Level.FULL
@@ -155,3 +156,23 @@ def sys_umask(t: Task, mask: int) -> int:
     return old
 
 
+
+
+# The host keeps CPU times and maxrss, and adds a child's to its parent's when the parent
+# reaps it on the host. The model reaps first (wait4 answers at once) and the host zombie
+# later, at the parent's next ptrace stop: these two calls stop there, reap, and have the
+# host answer in the task itself (its own buffer, registers only).
+NR_GETRUSAGE = NUMBERS["getrusage"]
+NR_TIMES = NUMBERS["times"]
+
+
+@syscall("getrusage", FULL, "who:int usage:struct_out", needs_stop=True)
+def sys_getrusage(t: Task, who: int, usage: int) -> int:
+    t.kernel.reap_on_host(t)
+    return t.kernel.platform.inject(t.tid, NR_GETRUSAGE, who, usage)
+
+
+@syscall("times", FULL, "buf:struct_out", needs_stop=True)
+def sys_times(t: Task, buf: int) -> int:
+    t.kernel.reap_on_host(t)
+    return t.kernel.platform.inject(t.tid, NR_TIMES, buf)

@@ -152,3 +152,14 @@ def test_sort_parallel(apps_runner: Runner) -> None:
                           "-o", "out.txt"], setup=setup)
     assert pair.native.returncode == 0
     pair.assert_same()
+
+
+def test_a_signal_interrupts_a_waiting_shell(apps_runner: Runner) -> None:
+    """bash's wait is interrupted by a trapped signal (the waiting wait4 is woken by the host,
+    as any emulated blocking call on the notification lane)."""
+    need("bash")
+    script = ('trap "echo got USR1" USR1; sleep 2 & (sleep 0.3; kill -USR1 $$) & '
+              'wait %1; echo "wait returned $?"; wait')
+    pair = apps_runner.compare("bash-wait-signal", ["/bin/bash", "-c", script])
+    assert pair.native.stdout == b"got USR1\nwait returned 138\n"
+    pair.assert_same()

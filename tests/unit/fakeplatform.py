@@ -105,6 +105,15 @@ class FakePlatform:
     def ready_host_fds(self) -> list[int]:
         return []
 
+    def signal_action(self, tid: int, signo: int) -> str:
+        return "default"
+
+    def waits_on_notification(self, tid: int) -> bool:
+        return False
+
+    def still_waiting(self, tid: int) -> bool:
+        return True
+
     def forget(self, tid: int) -> None:
         pass
 
