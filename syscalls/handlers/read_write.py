@@ -102,6 +102,12 @@ def do_readv(t: Task, f: OpenFile, iov: int, iovcnt: int, offset: int | None = N
     if not want:
         return 0
     data = f.read(want) if offset is None else f.pread(want, offset)
+    scatter_into(t, vecs, data)
+    return len(data)
+
+
+def scatter_into(t: Task, vecs: list[tuple[int, int]], data: bytes) -> None:
+    """Spread ``data`` over the (base, len) buffers in order, as far as it goes."""
     done = 0
     for base, length in vecs:
         if done >= len(data):
@@ -109,7 +115,6 @@ def do_readv(t: Task, f: OpenFile, iov: int, iovcnt: int, offset: int | None = N
         piece = data[done : done + length]
         t.mem.write(base, piece)
         done += len(piece)
-    return len(data)
 
 
 def gather(t: Task, iov: int, iovcnt: int) -> bytes:

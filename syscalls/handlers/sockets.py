@@ -14,7 +14,7 @@ import struct
 
 from compatd.errors import KernelError, Unsupported, WouldBlock
 from compatd.kernel.task import Task
-from syscalls.handlers.read_write import read_iovecs
+from syscalls.handlers.read_write import read_iovecs, scatter_into
 from syscalls.table import Level, syscall
 from vfs import sockfs
 from vfs.flags import O_NONBLOCK
@@ -470,16 +470,6 @@ def scatter(t: Task, iov: int, iovlen: int) -> tuple[list[tuple[int, int]], int]
     return vecs, sum(n for _, n in vecs)
 
 
-def put_data(t: Task, vecs: list[tuple[int, int]], data: bytes) -> None:
-    done = 0
-    for base, length in vecs:
-        if done >= len(data):
-            break
-        piece = data[done: done + length]
-        t.mem.write(base, piece)
-        done += len(piece)
-
-
 def put_control(t: Task, s: SocketFile, r: Received, control: int, controllen: int,
                 flags: int) -> tuple[int, int]:
     """put_cmsg and scm_detach_fds: the control bytes written and MSG_CTRUNC. Descriptions
@@ -552,7 +542,7 @@ def do_recvmsg(t: Task, fd: int, msg: int, flags: int) -> int:
         raise KernelError(errno.EINVAL, "namelen")
     r = receive(t, s, total, flags, bool(name), controllen)
     try:
-        put_data(t, vecs, r.data)
+        scatter_into(t, vecs, r.data)
         raw = r.addr if name else None
         if raw is not None:
             t.mem.write(name, raw[:namelen])
