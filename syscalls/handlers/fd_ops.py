@@ -8,6 +8,7 @@ import struct
 from compatd.errors import KernelError, Unsupported
 from compatd.kernel.task import Task
 from syscalls.handlers.common import is_regular, not_path
+from syscalls.handlers.locks import LOCK_CMDS, do_fcntl_lock
 from syscalls.table import Level, syscall
 from vfs.flags import O_APPEND, O_CLOEXEC, O_DIRECT, O_NOATIME, O_NONBLOCK
 from vfs.pipefs import CAP_SYS_RESOURCE, host_has_cap, pipe_of
@@ -94,8 +95,7 @@ FCNTL_NAMES = {
     Level.PARTIAL,
     "fd:fd cmd:cmd/fcntl_cmd arg:ulong",
     unsupported=(
-        "record and OFD locks, leases, F_NOTIFY, owners and signals, seals: "
-        "EINVAL until the file-family issue",
+        "leases, F_NOTIFY, owners and signals (F_SETOWN, F_SETSIG…), seals: EINVAL",
     ),
 )
 def sys_fcntl(t: Task, fd: int, cmd: int, arg: int) -> int:
@@ -120,6 +120,8 @@ def sys_fcntl(t: Task, fd: int, cmd: int, arg: int) -> int:
         not_path(f)
         f.flags = (f.flags & ~SETFL_MASK) | (arg & SETFL_MASK)
         return 0
+    if cmd in LOCK_CMDS:
+        return do_fcntl_lock(t, f, cmd, arg)
     if cmd == F_GETPIPE_SZ or cmd == F_SETPIPE_SZ:
         pipe = pipe_of(f)
         if pipe is None:
