@@ -303,9 +303,14 @@ class OpenFile:
         return n
 
     def pread(self, size: int, offset: int) -> bytes:
+        # A stream (pipe, socket) has no positions: ESPIPE, as rw_verify_area says.
+        if not self.seekable:
+            raise KernelError(errno.ESPIPE, "positioned read on a stream")
         raise KernelError(errno.EINVAL, "read not supported")
 
     def pwrite(self, data: bytes, offset: int) -> int:
+        if not self.seekable:
+            raise KernelError(errno.ESPIPE, "positioned write on a stream")
         raise KernelError(errno.EINVAL, "write not supported")
 
     def seek(self, offset: int, whence: int) -> int:

@@ -287,18 +287,6 @@ class PipeEnd(OpenFile):
             raise KernelError(errno.EBADF, "write to a pipe's read end")
         return self.pipe.write(data, bool(self.flags & O_NONBLOCK))
 
-    def pread(self, size: int, offset: int) -> bytes:
-        raise KernelError(errno.ESPIPE, "pread on a pipe")
-
-    def pwrite(self, data: bytes, offset: int) -> int:
-        raise KernelError(errno.ESPIPE, "pwrite on a pipe")
-
-    def seek(self, offset: int, whence: int) -> int:
-        raise KernelError(errno.ESPIPE, "lseek on a pipe")
-
-    def size(self) -> int:
-        return 0
-
     def readable_bytes(self) -> int:
         return self.pipe.buffered()
 

@@ -350,18 +350,6 @@ class SocketFile(OpenFile):
     def nonblock(self) -> bool:
         return bool(self.flags & O_NONBLOCK)
 
-    def pread(self, size: int, offset: int) -> bytes:
-        raise KernelError(errno.ESPIPE, "pread on a socket")
-
-    def pwrite(self, data: bytes, offset: int) -> int:
-        raise KernelError(errno.ESPIPE, "pwrite on a socket")
-
-    def seek(self, offset: int, whence: int) -> int:
-        raise KernelError(errno.ESPIPE, "lseek on a socket")
-
-    def size(self) -> int:
-        return 0
-
     def readable_bytes(self) -> int:
         return self.proto.inq()
 

@@ -20,8 +20,9 @@ from compatd.kernel.task import Task, ThreadGroup
 from syscalls.handlers.common import path_context
 from syscalls.table import Level, syscall
 from vfs import ops
-from vfs.base import POLLIN, OpenFile, Stat
-from vfs.flags import AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, O_RDWR
+from vfs.anonfs import AnonFile
+from vfs.base import POLLIN
+from vfs.flags import AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW
 
 FULL = Level.FULL
 
@@ -419,20 +420,18 @@ PIDFD_NONBLOCK = 0o4000
 PIDFD_THREAD = 0o200
 
 
-class PidFile(OpenFile):
-    """A pidfd (anon_inode:[pidfd]): names a sandboxed process; readable once it exited."""
+class PidFile(AnonFile):
+    """A pidfd: names a sandboxed process; readable once it exited. (Its waiters are woken
+    by the loop's retries after every exit, so it needs no wait queue of its own.)"""
 
-    seekable = False
+    anon_name = b"[pidfd]"
 
     def __init__(self, group: ThreadGroup, flags: int) -> None:
-        super().__init__(None, flags)
+        super().__init__(flags)
         self.group = group
 
     def poll(self) -> int:
         return POLLIN if self.group.exit_status is not None and not self.group.tasks else 0
-
-    def stat(self) -> Stat:
-        return Stat(dev=0, ino=self.group.tgid, mode=0o600)
 
 
 def pidfd_group(t: Task, fd: int) -> ThreadGroup:
@@ -452,7 +451,7 @@ def sys_pidfd_open(t: Task, pid: int, flags: int) -> int:
     g = t.kernel.groups.get(pid)
     if g is None or pid != g.tgid:
         raise KernelError(errno.ESRCH, f"no process {pid} in the sandbox")
-    return t.install_fd(PidFile(g, O_RDWR | (flags & PIDFD_NONBLOCK)), cloexec=True)
+    return t.install_fd(PidFile(g, flags & PIDFD_NONBLOCK), cloexec=True)
 
 
 @syscall("pidfd_send_signal", Level.PARTIAL,

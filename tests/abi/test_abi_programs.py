@@ -20,6 +20,7 @@ SPECIAL = ["leave", "exits"]
 # TCP and UDP on the loopback.
 BASED += ["unixsock"]
 PLAIN += ["inet"]
+PLAIN += ["pidfd"]
 
 
 def test_every_program_has_a_test() -> None:
