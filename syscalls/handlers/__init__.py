@@ -21,5 +21,6 @@ from syscalls.handlers import (  # noqa: F401
     resources,
     sched,
     sockets,
+    splice,
     xattr,
 )

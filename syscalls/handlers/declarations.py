@@ -232,19 +232,6 @@ files("ustat", ENOSYS, "dev:uint ubuf:struct_out",
 files("sysfs", ENOSYS, "option:int arg1:ulong arg2:ulong",
       reason="obsolete filesystem-type query; programs read /proc/filesystems, which "
              "arrives with issue 3")
-files("sendfile", ENOSYS, "out_fd:fd in_fd:fd offset:struct_inout count:size",
-      reason=later(3, "in-supervisor copies between files (sendfile, splice, "
-                      "copy_file_range)"))
-files("copy_file_range", ENOSYS, "fd_in:fd off_in:struct_inout fd_out:fd "
-      "off_out:struct_inout len:size flags:flags",
-      reason=later(3, "in-supervisor copies between files; cp falls back to read/write"))
-files("splice", ENOSYS, "fd_in:fd off_in:struct_inout fd_out:fd off_out:struct_inout "
-      "len:size flags:flags",
-      reason=later(3, "moving data between pipes and files"))
-files("tee", ENOSYS, "fd_in:fd fd_out:fd len:size flags:flags",
-      reason=later(3, "duplicating pipe contents"))
-files("vmsplice", ENOSYS, "fd:fd iov:struct_in nr_segs:ulong flags:flags",
-      reason=later(3, "moving user memory into pipes"))
 files("memfd_create", ENOSYS, "name:str flags:flags/memfd",
       reason=later(3, "memfds, the tmpfs-backed files that can be mapped"))
 files("remap_file_pages", ENOSYS, "addr:ptr size:size prot:ulong pgoff:ulong flags:ulong",

@@ -10,7 +10,7 @@ from harness import Runner, remove_host_path
 # Programs taking a base directory: run once in the cwd (bound read-write under compatd) and
 # once in a fresh directory under /tmp (a private tmpfs under compatd, the host's /tmp natively).
 BASED = ["fileio", "stat", "dirs", "links", "fdops", "rename", "trunc", "access", "fileops",
-         "pipes", "xattrs", "locks"]
+         "pipes", "xattrs", "locks", "copies"]
 # Programs without a base directory.
 PLAIN = ["identity", "sysinfo", "rlimit", "devfs", "procs", "prctl", "creds", "sched", "usage",
          "polls", "epolls"]
