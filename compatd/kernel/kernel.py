@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, TextIO
 from compatd import loader
 from compatd.errors import BrokenPipe, KernelError, Unsupported, WouldBlock
 from compatd.kernel.fdtable import FDTable
+from compatd.kernel.ipc import IpcNamespace
 from compatd.kernel.mm import TaskSpace
 from compatd.kernel.task import Creds, FSContext, Task, ThreadGroup, host_rlimits
 from compatd.platform.events import CLONED, EXECED, EXITED, SIGNAL, STOPPED, SYSCALL, Event
@@ -101,6 +102,7 @@ class Kernel:
         self.host_watches: dict[int, Callable[[], None]] = {}
         self.interrupt_all_parked = False
         self.crashes: list[str] = []
+        self.ipc = IpcNamespace()  # System V IPC: removed on the host when the sandbox ends
         # --report (a Recorder) and explore's stubbed/faked syscalls (nr -> "enosys" or
         # "fake"): only when one is given does the loop use on_syscall_observed, and finish
         # tell the recorder each result; otherwise nothing is added to the hot path.
@@ -159,6 +161,7 @@ class Kernel:
             if plan.interpreter is not None:
                 plan.interpreter.file.release()
         group.brk_start = group.brk = brk
+        self.ipc.forget(group.tgid)  # exec detached every segment
         group.exe = plan.exe
         group.argv = plan.argv
         group.envp = plan.envp
@@ -201,6 +204,8 @@ class Kernel:
         except BaseException:
             self.platform.kill_all()
             raise
+        finally:
+            self.ipc.release()
         return self.exit_status if self.exit_status is not None else 0
 
     # host fds ---------------------------------------------------------------------------
@@ -484,6 +489,7 @@ class Kernel:
             group.exe, group.comm, group.argv, group.envp = pg.exe, pg.comm, pg.argv, pg.envp
             group.brk_start, group.brk, group.scratch = pg.brk_start, pg.brk, pg.scratch
             group.mapped_files = dict(pg.mapped_files)
+            self.ipc.fork(pg.tgid, child_tid)
             self.groups[child_tid] = group
         fdt = parent.fdt if flags & CLONE_FILES else parent.fdt.copy()
         fs = parent.fs if flags & CLONE_FS else parent.fs.copy()
@@ -569,6 +575,7 @@ class Kernel:
             return
         if group.exit_status is None:
             group.exit_status = 0
+        self.ipc.forget(group.tgid)
         # Orphans go to the nearest live ancestor that is a child subreaper, as the host
         # reparents them (find_new_reaper); else to no sandboxed process: nobody will wait
         # for them.

@@ -11,6 +11,7 @@ from syscalls.handlers import (  # noqa: F401
     fs_path,
     fs_stat,
     identity,
+    ipc,
     locks,
     memory,
     pipes,

@@ -361,11 +361,7 @@ eventfds("signalfd4", ENOSYS, "fd:fd mask:struct_in sizemask:size flags:flags/op
 
 # --- SysV and POSIX IPC (issue 5) ---------------------------------------------------------
 
-_SYSV = later(5, "System V IPC (shared memory, semaphores, message queues) in the model")
-ipc("shmget", ENOSYS, "key:int size:size shmflg:int", reason=_SYSV)
-ipc("shmat", ENOSYS, "shmid:int shmaddr:ptr shmflg:int", reason=_SYSV)
-ipc("shmdt", ENOSYS, "shmaddr:ptr", reason=_SYSV)
-ipc("shmctl", ENOSYS, "shmid:int cmd:int buf:struct_inout", reason=_SYSV)
+_SYSV = later(5, "System V semaphores and message queues in the model")
 ipc("semget", ENOSYS, "key:int nsems:int semflg:int", reason=_SYSV)
 ipc("semop", ENOSYS, "semid:int sops:struct_in nsops:uint", reason=_SYSV)
 ipc("semtimedop", ENOSYS, "semid:int sops:struct_in nsops:uint timeout:struct_in",

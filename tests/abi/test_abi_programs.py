@@ -20,6 +20,8 @@ SPECIAL = ["leave", "exits"]
 # TCP and UDP on the loopback.
 BASED += ["unixsock"]
 PLAIN += ["inet"]
+# System V shared memory (issue 5).
+PLAIN += ["sysvshm"]
 PLAIN += ["pidfd"]
 
 
