@@ -401,6 +401,10 @@ class Dentry:
     inode: Inode
     name: bytes = b"/"
     parent: Dentry | None = None
+    # Set when a /proc/PID/fd/N magic link reached this: the open file itself, so link()
+    # can name a file whose last name is gone (an O_TMPFILE file), as Linux does through
+    # the link's struct path.
+    file: OpenFile | None = None
 
     def path(self) -> bytes:
         """The absolute path of this dentry (relative to the namespace root)."""

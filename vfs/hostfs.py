@@ -353,6 +353,22 @@ class HostInode(Inode):
         finally:
             _base.tick()
 
+    def open_tmpfile(self, flags: int, mode: int) -> OpenFile:
+        """O_TMPFILE in this host directory: the host's own, so the file stays linkable
+        (linkat through /proc/self/fd) while it has no name."""
+        self.fs.check_writable()
+        acc = os.O_WRONLY if flags & O_ACCMODE == O_WRONLY else os.O_RDWR
+        try:
+            dfd = self._dir()
+            with host_errors("hostfs O_TMPFILE"):
+                fd = os.open(".", os.O_TMPFILE | acc | os.O_CLOEXEC, mode & 0o7777, dir_fd=dfd)
+        finally:
+            _base.tick()
+        s = os.fstat(fd)
+        inode = HostInode(self.fs, self._child_rel(b"#%d" % s.st_ino),
+                          self.fs.ino_of(s.st_dev, s.st_ino), s.st_mode)
+        return HostFile(fd, flags, inode, owns=True)
+
     def link_file(self, name: bytes, f: OpenFile) -> None:
         """Link the host file behind ``f`` (its name may be gone, or it is an O_TMPFILE file)
         through the supervisor's own /proc/self/fd: linkat(AT_SYMLINK_FOLLOW) of an fd link

@@ -13,6 +13,7 @@ already found, for the fd-based calls (fchmod, fchown, futimens, fstatfs, reopen
 from __future__ import annotations
 
 import errno
+import os
 import stat as st
 from dataclasses import dataclass
 
@@ -29,8 +30,10 @@ from vfs.flags import (
     O_NOCTTY,
     O_NOFOLLOW,
     O_PATH,
+    O_RDWR,
     O_TMPFILE,
     O_TRUNC,
+    O_WRONLY,
     RENAME_EXCHANGE,
     RENAME_NOREPLACE,
     RENAME_WHITEOUT,
@@ -203,7 +206,7 @@ def lookup(ctx: PathContext, path: bytes, follow: bool = True, how: int = 0) -> 
 def open(ctx: PathContext, path: bytes, flags: int, mode: int = 0, how: int = 0) -> OpenFile:
     """open(2)/openat(2)/openat2(2); ``how`` holds openat2's RESOLVE_* restrictions.
 
-    Errors, in Linux's order: EINVAL (O_CREAT|O_DIRECTORY), EOPNOTSUPP (O_TMPFILE, not yet);
+    Errors, in Linux's order: EINVAL (O_CREAT|O_DIRECTORY), then O_TMPFILE's (``open_tmpfile``);
     the walk's (ENOENT, ENOTDIR, EACCES, ELOOP, ENAMETOOLONG; EXDEV and ELOOP for RESOLVE_*);
     with O_CREAT: EISDIR (trailing slash, or the name is ``.``/``..``), then for a new name
     EROFS and EACCES (w+x on the directory), for an existing one EEXIST (O_EXCL; a final
@@ -212,7 +215,7 @@ def open(ctx: PathContext, path: bytes, flags: int, mode: int = 0, how: int = 0)
     if flags & (O_CREAT | O_DIRECTORY) == O_CREAT | O_DIRECTORY:
         raise KernelError(errno.EINVAL, "O_CREAT|O_DIRECTORY")  # refused since Linux 6.4
     if flags & O_TMPFILE == O_TMPFILE:
-        raise KernelError(errno.EOPNOTSUPP, "O_TMPFILE is not supported yet")
+        return open_tmpfile(ctx, path, flags, mode, how)
     if flags & O_PATH:
         # O_PATH ignores every flag but these, and checks no permission on the file.
         flags &= O_PATH | O_DIRECTORY | O_NOFOLLOW
@@ -321,6 +324,44 @@ def open_dentry(d: Dentry, flags: int, creds: CredsLike) -> OpenFile:
     return f
 
 
+def open_tmpfile(ctx: PathContext, path: bytes, flags: int, mode: int, how: int = 0) -> OpenFile:
+    """O_TMPFILE: an unnamed regular file in the directory ``path``'s filesystem, which
+    linkat(AT_EMPTY_PATH) may name later unless O_EXCL.
+
+    Errors: EINVAL (not opened for writing), the walk's, ENOTDIR, EROFS, EACCES (w+x on
+    the directory). The file is made as a name and unlinked at once: every writable
+    filesystem can, and an inode with no name lives as long as the open file.
+    """
+    if flags & O_ACCMODE not in (O_WRONLY, O_RDWR):
+        raise KernelError(errno.EINVAL, "O_TMPFILE needs O_WRONLY or O_RDWR")
+    d = lookup(ctx, path, how=how)
+    if not d.inode.is_dir():
+        raise KernelError(errno.ENOTDIR, "O_TMPFILE in a non-directory")
+    check_writable(d)
+    permission(d, ctx.creds, MAY_WRITE | MAY_EXEC)
+    new_mode, uid, gid = _new_owner(d, ctx.creds, st.S_IFREG | (mode & ~ctx.umask & 0o7777),
+                                    False)
+    file_flags = _file_flags(flags & ~O_TMPFILE) | (flags & O_ACCMODE)
+    host_tmpfile = getattr(d.inode, "open_tmpfile", None)
+    if host_tmpfile is not None:
+        f = host_tmpfile(file_flags, new_mode)
+        inode = f.inode
+    else:
+        global _tmpfile_seq
+        _tmpfile_seq += 1
+        name = b".compatd-o_tmpfile-%d-%d" % (os.getpid(), _tmpfile_seq)
+        inode = d.inode.create(name, new_mode, uid, gid)
+        f = inode.open(file_flags)
+        d.inode.unlink(name)
+    assert inode is not None
+    f.dentry = enter(d, b"#%d" % inode.ino, inode)
+    f.linkable = not flags & O_EXCL  # type: ignore[attr-defined]
+    return f
+
+
+_tmpfile_seq = 0
+
+
 # creating names --------------------------------------------------------------------------
 
 def _create_target(ctx: PathContext, path: bytes, isdir: bool) -> Parent:
@@ -389,7 +430,8 @@ def link(old_ctx: PathContext, old: bytes, new_ctx: PathContext, new: bytes,
     protected_hardlinks, a file the caller neither owns nor may read and write), ENOENT (a
     file whose last name is gone).
     """
-    link_dentry(lookup(old_ctx, old, follow=follow), new_ctx, new)
+    src = lookup(old_ctx, old, follow=follow)
+    link_dentry(src, new_ctx, new, file=src.file)
 
 
 def link_dentry(src: Dentry, new_ctx: PathContext, new: bytes,

@@ -638,7 +638,8 @@ class ProcFS(Filesystem):
     def fd_target(self, f: OpenFile, fd: int) -> Dentry:
         """The dentry following /proc/PID/fd/N reaches: the file's own, or one made for it."""
         if f.dentry is not None:
-            return f.dentry
+            d = f.dentry
+            return Dentry(mount=d.mount, inode=d.inode, name=d.name, parent=d.parent, file=f)
         mount = self.mount()
         if f.inode is not None:
             return Dentry(mount=mount, inode=f.inode, name=self.fd_link_text(f), parent=None)

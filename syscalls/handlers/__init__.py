@@ -13,6 +13,7 @@ from syscalls.handlers import (  # noqa: F401
     identity,
     ipc,
     locks,
+    memfd,
     memory,
     pipes,
     polling,

@@ -232,8 +232,6 @@ files("ustat", ENOSYS, "dev:uint ubuf:struct_out",
 files("sysfs", ENOSYS, "option:int arg1:ulong arg2:ulong",
       reason="obsolete filesystem-type query; programs read /proc/filesystems, which "
              "arrives with issue 3")
-files("memfd_create", ENOSYS, "name:str flags:flags/memfd",
-      reason=later(3, "memfds, the tmpfs-backed files that can be mapped"))
 files("remap_file_pages", ENOSYS, "addr:ptr size:size prot:ulong pgoff:ulong flags:ulong",
       reason="deprecated nonlinear file mappings; if ever, with the file mmap work of issue 3")
 files("cachestat", ENOSYS, "fd:fd range:struct_in cstat:struct_out flags:flags",

@@ -9,6 +9,7 @@ from compatd.errors import KernelError, Unsupported
 from compatd.kernel.task import Task
 from syscalls.handlers.common import is_regular, not_path
 from syscalls.handlers.locks import LOCK_CMDS, do_fcntl_lock
+from syscalls.handlers.memfd import F_ADD_SEALS, F_GET_SEALS, do_seals
 from syscalls.table import Level, syscall
 from vfs.flags import O_APPEND, O_CLOEXEC, O_DIRECT, O_NOATIME, O_NONBLOCK
 from vfs.pipefs import CAP_SYS_RESOURCE, host_has_cap, pipe_of
@@ -95,7 +96,8 @@ FCNTL_NAMES = {
     Level.PARTIAL,
     "fd:fd cmd:cmd/fcntl_cmd arg:ulong",
     unsupported=(
-        "leases, F_NOTIFY, owners and signals (F_SETOWN, F_SETSIG…), seals: EINVAL",
+        "leases, F_NOTIFY, owners and signals (F_SETOWN, F_SETSIG…): EINVAL",
+        "seals (memfds) are kept, F_SEAL_WRITE/GROW/SHRINK not enforced",
     ),
 )
 def sys_fcntl(t: Task, fd: int, cmd: int, arg: int) -> int:
@@ -122,6 +124,8 @@ def sys_fcntl(t: Task, fd: int, cmd: int, arg: int) -> int:
         return 0
     if cmd in LOCK_CMDS:
         return do_fcntl_lock(t, f, cmd, arg)
+    if cmd in (F_ADD_SEALS, F_GET_SEALS):
+        return do_seals(f, cmd, arg & 0xFFFFFFFF)
     if cmd == F_GETPIPE_SZ or cmd == F_SETPIPE_SZ:
         pipe = pipe_of(f)
         if pipe is None:

@@ -42,7 +42,7 @@ from vfs.resolver import RESOLVE_BENEATH, RESOLVE_CACHED, RESOLVE_IN_ROOT
 # 64-bit kernel every open is O_LARGEFILE (force_o_largefile), so F_GETFL shows it.
 OPEN_ONLY = O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC
 
-OPEN_UNSUPPORTED = ("O_TMPFILE: EOPNOTSUPP until the file-family issue",)
+OPEN_UNSUPPORTED = ("O_DIRECT is accepted, but I/O stays buffered (no alignment rules)",)
 
 
 def do_open(t: Task, dirfd: int, path_addr: int, flags: int, mode: int, how: int = 0) -> int:

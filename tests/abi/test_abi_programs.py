@@ -10,7 +10,7 @@ from harness import Runner, remove_host_path
 # Programs taking a base directory: run once in the cwd (bound read-write under compatd) and
 # once in a fresh directory under /tmp (a private tmpfs under compatd, the host's /tmp natively).
 BASED = ["fileio", "stat", "dirs", "links", "fdops", "rename", "trunc", "access", "fileops",
-         "pipes", "xattrs", "locks", "copies"]
+         "pipes", "xattrs", "locks", "copies", "memfd"]
 # Programs without a base directory.
 PLAIN = ["identity", "sysinfo", "rlimit", "devfs", "procs", "prctl", "creds", "sched", "usage",
          "polls", "epolls"]
@@ -20,8 +20,6 @@ SPECIAL = ["leave", "exits"]
 # TCP and UDP on the loopback.
 BASED += ["unixsock"]
 PLAIN += ["inet"]
-# System V shared memory (issue 5).
-PLAIN += ["sysvshm"]
 PLAIN += ["pidfd"]
 
 

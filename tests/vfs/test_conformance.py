@@ -99,7 +99,13 @@ def test_open_flags(world: World):
     raises(errno.EISDIR, ops.open, ctx, b"/d", O_CREAT | O_RDONLY, 0o644)
     raises(errno.EISDIR, ops.open, ctx, b"/", O_CREAT | O_RDONLY, 0o644)
     raises(errno.EINVAL, ops.open, ctx, b"/g", O_CREAT | O_DIRECTORY, 0o644)
-    raises(errno.EOPNOTSUPP, ops.open, ctx, b"/d", O_TMPFILE | O_RDWR, 0o600)
+    # O_TMPFILE: an unnamed file in the directory; it needs write access and a directory
+    raises(errno.EINVAL, ops.open, ctx, b"/d", O_TMPFILE | O_RDONLY, 0o600)
+    raises(errno.ENOTDIR, ops.open, ctx, b"/f", O_TMPFILE | O_RDWR, 0o600)
+    tmp = ops.open(ctx, b"/d", O_TMPFILE | O_RDWR, 0o600)
+    assert tmp.write(b"unnamed") == 7
+    assert tmp.stat().nlink == 0 and tmp.stat().size == 7
+    tmp.release()
     d = ops.open(ctx, b"/d", O_RDONLY | O_DIRECTORY)
     raises(errno.EISDIR, d.read, 10)
     # O_CREAT without O_EXCL opens the existing file, O_TRUNC truncates it
