@@ -1,5 +1,5 @@
 """The sandbox's System V IPC namespace: shared memory segments (keys, owners, modes,
-attachments per process).
+attachments per process), message queues and semaphore sets.
 
 A segment's pages are a real host segment the supervisor created with IPC_PRIVATE, and the
 id the program sees is the host id: a process outside the sandbox (an X server doing MIT-SHM)
@@ -7,6 +7,9 @@ attaches the segment by the id the program sends it. Keys live only here, so a s
 ``shmget(key)`` never meets a host segment of the same key, and ids the program did not get
 from us are refused (EINVAL) before anything reaches the host. The namespace dies with the
 sandbox, as an IPC namespace does: every segment still present is removed on the host then.
+
+Message queues and semaphore sets live only here (a host queue or set is reached by key by
+every host process, so HOST would be wrong): ids are the model's, blocking calls park.
 """
 
 from __future__ import annotations
@@ -37,6 +40,41 @@ class ShmSegment:
 
 
 @dataclass
+class IpcObject:
+    """A message queue or a semaphore set: the ipc_perm fields and the times."""
+
+    id: int
+    key: int
+    uid: int
+    gid: int
+    cuid: int
+    cgid: int
+    mode: int
+    ctime: int
+    removed: bool = False
+
+
+@dataclass
+class MsgQueue(IpcObject):
+    messages: list[tuple[int, bytes]] = field(default_factory=list)
+    qbytes: int = 16384  # MSGMNB
+    stime: int = 0
+    rtime: int = 0
+    lspid: int = 0
+    lrpid: int = 0
+
+    def cbytes(self) -> int:
+        return sum(len(m) for _, m in self.messages)
+
+
+@dataclass
+class SemSet(IpcObject):
+    values: list[int] = field(default_factory=list)
+    pids: list[int] = field(default_factory=list)
+    otime: int = 0
+
+
+@dataclass
 class IpcNamespace:
     shm: dict[int, ShmSegment] = field(default_factory=dict)  # host shmid -> segment
     shm_keys: dict[int, int] = field(default_factory=dict)  # key -> host shmid
@@ -44,6 +82,15 @@ class IpcNamespace:
     # at exec and exit (the host detaches then too).
     attaches: dict[int, dict[int, tuple[int, int]]] = field(default_factory=dict)
     remove_host: Callable[[int], None] | None = None  # set by the handlers
+    msg: dict[int, MsgQueue] = field(default_factory=dict)
+    msg_keys: dict[int, int] = field(default_factory=dict)
+    sem: dict[int, SemSet] = field(default_factory=dict)
+    sem_keys: dict[int, int] = field(default_factory=dict)
+    next_id: int = 0
+    # SEM_UNDO adjustments: tgid -> {(semid, num): adjustment}, applied when it exits.
+    sem_undo: dict[int, dict[tuple[int, int], int]] = field(default_factory=dict)
+    # Tasks parked in semop: tid -> (semid, num, waits for zero).
+    sem_waiters: dict[int, list[tuple[int, int, bool]]] = field(default_factory=dict)
 
     def fork(self, parent: int, child: int) -> None:
         if parent in self.attaches:
@@ -51,6 +98,20 @@ class IpcNamespace:
 
     def forget(self, tgid: int) -> None:
         self.attaches.pop(tgid, None)
+
+    def exited(self, tgid: int) -> None:
+        """The process is gone: its attachments, and its SEM_UNDO adjustments applied
+        (clamped at 0 and SEMVMX, as Linux's exit_sem)."""
+        self.forget(tgid)
+        for (semid, num), adj in self.sem_undo.pop(tgid, {}).items():
+            s = self.sem.get(semid)
+            if s is not None and num < len(s.values):
+                s.values[num] = max(0, min(32767, s.values[num] + adj))
+                s.pids[num] = tgid
+
+    def new_id(self) -> int:
+        self.next_id += 1
+        return self.next_id
 
     def drop(self, seg: ShmSegment) -> None:
         self.shm.pop(seg.shmid, None)

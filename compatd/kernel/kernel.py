@@ -575,7 +575,7 @@ class Kernel:
             return
         if group.exit_status is None:
             group.exit_status = 0
-        self.ipc.forget(group.tgid)
+        self.ipc.exited(group.tgid)
         # Orphans go to the nearest live ancestor that is a child subreaper, as the host
         # reparents them (find_new_reaper); else to no sandboxed process: nobody will wait
         # for them.

@@ -359,17 +359,6 @@ eventfds("signalfd4", ENOSYS, "fd:fd mask:struct_in sizemask:size flags:flags/op
 
 # --- SysV and POSIX IPC (issue 5) ---------------------------------------------------------
 
-_SYSV = later(5, "System V semaphores and message queues in the model")
-ipc("semget", ENOSYS, "key:int nsems:int semflg:int", reason=_SYSV)
-ipc("semop", ENOSYS, "semid:int sops:struct_in nsops:uint", reason=_SYSV)
-ipc("semtimedop", ENOSYS, "semid:int sops:struct_in nsops:uint timeout:struct_in",
-    reason=_SYSV)
-ipc("semctl", ENOSYS, "semid:int semnum:int cmd:int arg:ulong", reason=_SYSV)
-ipc("msgget", ENOSYS, "key:int msgflg:int", reason=_SYSV)
-ipc("msgsnd", ENOSYS, "msqid:int msgp:buf_in msgsz:size msgflg:int", reason=_SYSV)
-ipc("msgrcv", ENOSYS, "msqid:int msgp:buf_out msgsz:size msgtyp:long msgflg:int",
-    reason=_SYSV)
-ipc("msgctl", ENOSYS, "msqid:int cmd:int buf:struct_inout", reason=_SYSV)
 _MQ = later(5, "POSIX message queues")
 ipc("mq_open", ENOSYS, "name:str oflag:flags/open mode:mode attr:struct_in", reason=_MQ)
 ipc("mq_unlink", ENOSYS, "name:str", reason=_MQ)

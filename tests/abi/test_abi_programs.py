@@ -20,6 +20,8 @@ SPECIAL = ["leave", "exits"]
 # TCP and UDP on the loopback.
 BASED += ["unixsock"]
 PLAIN += ["inet"]
+# System V IPC (issue 5): shared memory, message queues, semaphores.
+PLAIN += ["sysvshm", "sysvipc"]
 PLAIN += ["pidfd"]
 
 
