@@ -129,6 +129,12 @@ class Filesystem:
         Filesystem._next_dev += 1
         self.dev = Filesystem._next_dev
         self.readonly = readonly
+        self._next_ino = 0
+
+    def new_ino(self) -> int:
+        """A fresh inode number, for filesystems that number their own inodes."""
+        self._next_ino += 1
+        return self._next_ino
 
     @property
     def root(self) -> Inode:

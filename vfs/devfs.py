@@ -181,7 +181,6 @@ class DevFS(Filesystem):
 
     def __init__(self) -> None:
         super().__init__(readonly=False)
-        self._next_ino = 0
         self.created_ns = now_ns()
         root = self._root = DevDir(self)
         chars: list[tuple[bytes, int, int, Opener]] = [
@@ -203,7 +202,3 @@ class DevFS(Filesystem):
     @property
     def root(self) -> DevDir:
         return self._root
-
-    def new_ino(self) -> int:
-        self._next_ino += 1
-        return self._next_ino

@@ -63,11 +63,6 @@ class PipeFS(Filesystem):
 
     def __init__(self) -> None:
         super().__init__(readonly=False)
-        self._next_ino = 0
-
-    def new_ino(self) -> int:
-        self._next_ino += 1
-        return self._next_ino
 
     def statfs(self) -> StatFs:
         return StatFs(type=self.magic, bsize=PAGE_SIZE, namelen=255)

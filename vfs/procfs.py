@@ -401,8 +401,7 @@ class ProcFS(Filesystem):
             elif key == ("thread-self",):
                 ino = PROC_DYNAMIC_FIRST + 1
             else:
-                self._next_ino += 1
-                ino = self._next_ino
+                ino = self.new_ino()
             self._inos[key] = ino
         return ino
 

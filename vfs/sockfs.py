@@ -197,11 +197,6 @@ class SockFS(Filesystem):
 
     def __init__(self) -> None:
         super().__init__(readonly=False)
-        self._next_ino = 0
-
-    def new_ino(self) -> int:
-        self._next_ino += 1
-        return self._next_ino
 
     def statfs(self) -> StatFs:
         return StatFs(type=self.magic, bsize=4096, namelen=255)

@@ -41,10 +41,6 @@ class TmpFS(Filesystem):
     def root(self) -> TmpDir:
         return self._root
 
-    def new_ino(self) -> int:
-        self._next_ino += 1
-        return self._next_ino
-
     def statfs(self) -> StatFs:
         # Linux sizes a tmpfs at half of RAM by default and counts pages and inodes used.
         try:
