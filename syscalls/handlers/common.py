@@ -131,3 +131,22 @@ def pack_statx(s: Stat, mnt_id: int, request: int) -> bytes:
 
 def is_regular(f: OpenFile) -> bool:
     return f.inode is not None and st.S_ISREG(f.inode.mode)
+
+
+def install_pair(t: Task, a: OpenFile, b: OpenFile, cloexec: bool, addr: int) -> int:
+    """pipe2/socketpair: two new descriptors for ``a`` and ``b``, stored as two ints at
+    ``addr``; on failure (EMFILE, EFAULT) neither stays open, as fd_install never ran."""
+    fa = t.install_fd(a, cloexec=cloexec)
+    try:
+        fb = t.install_fd(b, cloexec=cloexec)
+    except KernelError:
+        t.fdt.close(fa)
+        b.release()
+        raise
+    try:
+        t.mem.write(addr, struct.pack("<ii", fa, fb))
+    except KernelError:
+        t.fdt.close(fa)
+        t.fdt.close(fb)
+        raise
+    return 0

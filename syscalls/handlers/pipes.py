@@ -4,10 +4,10 @@ fcntl)."""
 from __future__ import annotations
 
 import errno
-import struct
 
 from compatd.errors import KernelError, Unsupported
 from compatd.kernel.task import Task
+from syscalls.handlers.common import install_pair
 from syscalls.table import Level, syscall
 from vfs.flags import O_CLOEXEC, O_DIRECT, O_EXCL, O_NONBLOCK
 from vfs.pipefs import make_pipe
@@ -24,20 +24,7 @@ def do_pipe2(t: Task, fds: int, flags: int) -> int:
         raise Unsupported(errno.EINVAL, "O_NOTIFICATION_PIPE (watch queues)")
     creds = t.creds
     r, w = make_pipe(creds.fsuid, creds.fsgid, flags)
-    cloexec = bool(flags & O_CLOEXEC)
-    rfd = t.install_fd(r, cloexec=cloexec)
-    try:
-        wfd = t.install_fd(w, cloexec=cloexec)
-    except KernelError:
-        t.fdt.close(rfd)
-        raise
-    try:
-        t.mem.write(fds, struct.pack("<ii", rfd, wfd))
-    except KernelError:
-        t.fdt.close(rfd)
-        t.fdt.close(wfd)
-        raise
-    return 0
+    return install_pair(t, r, w, bool(flags & O_CLOEXEC), fds)
 
 
 @syscall("pipe", Level.FULL, "pipefd:struct_out")

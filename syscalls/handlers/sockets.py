@@ -14,6 +14,7 @@ import struct
 
 from compatd.errors import KernelError, Unsupported, WouldBlock
 from compatd.kernel.task import Task
+from syscalls.handlers.common import install_pair
 from syscalls.handlers.read_write import read_iovecs, scatter_into
 from syscalls.table import Level, syscall
 from vfs import sockfs
@@ -127,21 +128,7 @@ def sys_socketpair(t: Task, domain: int, type_: int, protocol: int, sv: int) -> 
     if protocol not in (0, AF_UNIX):
         raise KernelError(errno.EPROTONOSUPPORT, f"AF_UNIX protocol {protocol}")
     a, b = sockfs.socketpair(t.kernel, t, kind, O_NONBLOCK if type_ & SOCK_NONBLOCK else 0)
-    cloexec = bool(type_ & SOCK_CLOEXEC)
-    fa = t.install_fd(a, cloexec=cloexec)
-    try:
-        fb = t.install_fd(b, cloexec=cloexec)
-    except KernelError:
-        t.fdt.close(fa)
-        b.release()
-        raise
-    try:
-        t.mem.write(sv, struct.pack("<ii", fa, fb))
-    except KernelError:
-        t.fdt.close(fa)
-        t.fdt.close(fb)
-        raise
-    return 0
+    return install_pair(t, a, b, bool(type_ & SOCK_CLOEXEC), sv)
 
 
 # naming and connecting ------------------------------------------------------------------------
