@@ -25,6 +25,7 @@ import fcntl
 import os
 import stat as st
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 from compatd.errors import KernelError
 from vfs import base as _base
@@ -227,6 +228,18 @@ class HostInode(Inode):
     def _child_rel(self, name: bytes) -> bytes:
         return self.rel + b"/" + name if self.rel else name
 
+    @contextmanager
+    def _changing(self, what: str) -> Iterator[int]:
+        """One change in this directory: EROFS first, then the directory's fd (ENOENT if it
+        was removed) with host errors mapped; cached stats are stale afterwards."""
+        self.fs.check_writable()
+        try:
+            dfd = self._dir()
+            with host_errors(what):
+                yield dfd
+        finally:
+            _base.tick()
+
     def _dir(self) -> int:
         """This directory's fd, for acting on names in it: ENOENT if the directory this
         inode stands for was removed or replaced, as Linux gives for a dead directory (we
@@ -284,31 +297,21 @@ class HostInode(Inode):
                 os.close(dfd)
 
     def create(self, name: bytes, mode: int, uid: int, gid: int) -> Inode:
-        self.fs.check_writable()
-        try:
-            dfd = self._dir()
-            with host_errors(f"hostfs create {name!r}"):
-                fd = os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW
-                             | os.O_CLOEXEC, mode & 0o7777, dir_fd=dfd)
-                try:
-                    _own(dfd, name, uid, gid)
-                    os.fchmod(fd, mode & 0o7777)  # the supervisor's umask must not apply again
-                finally:
-                    os.close(fd)
-        finally:
-            _base.tick()
+        with self._changing(f"hostfs create {name!r}") as dfd:
+            fd = os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW
+                         | os.O_CLOEXEC, mode & 0o7777, dir_fd=dfd)
+            try:
+                _own(dfd, name, uid, gid)
+                os.fchmod(fd, mode & 0o7777)  # the supervisor's umask must not apply again
+            finally:
+                os.close(fd)
         return self.lookup(name)
 
     def mkdir(self, name: bytes, mode: int, uid: int, gid: int) -> Inode:
-        self.fs.check_writable()
-        try:
-            dfd = self._dir()
-            with host_errors(f"hostfs mkdir {name!r}"):
-                os.mkdir(name, mode & 0o7777, dir_fd=dfd)
-                _own(dfd, name, uid, gid)
-                _chmod_at(dfd, name, mode)
-        finally:
-            _base.tick()
+        with self._changing(f"hostfs mkdir {name!r}") as dfd:
+            os.mkdir(name, mode & 0o7777, dir_fd=dfd)
+            _own(dfd, name, uid, gid)
+            _chmod_at(dfd, name, mode)
         return self.lookup(name)
 
     def mknod(self, name: bytes, mode: int, rdev: int, uid: int, gid: int) -> Inode:
@@ -317,27 +320,17 @@ class HostInode(Inode):
             return self.create(name, mode, uid, gid)
         if kind not in (st.S_IFIFO, st.S_IFSOCK):
             raise KernelError(errno.EPERM, "no device nodes on hostfs")
-        self.fs.check_writable()
-        try:
-            dfd = self._dir()
-            with host_errors(f"hostfs mknod {name!r}"):
-                os.mknod(name, mode, 0, dir_fd=dfd)
-                _own(dfd, name, uid, gid)
-                _chmod_at(dfd, name, mode)
-        finally:
-            _base.tick()
+        with self._changing(f"hostfs mknod {name!r}") as dfd:
+            os.mknod(name, mode, 0, dir_fd=dfd)
+            _own(dfd, name, uid, gid)
+            _chmod_at(dfd, name, mode)
         return self.lookup(name)
 
     def symlink(self, name: bytes, target: bytes, uid: int, gid: int) -> Inode:
         # The target is stored as text; only our resolver ever interprets it.
-        self.fs.check_writable()
-        try:
-            dfd = self._dir()
-            with host_errors(f"hostfs symlink {name!r}"):
-                os.symlink(target, name, dir_fd=dfd)
-                _own(dfd, name, uid, gid)
-        finally:
-            _base.tick()
+        with self._changing(f"hostfs symlink {name!r}") as dfd:
+            os.symlink(target, name, dir_fd=dfd)
+            _own(dfd, name, uid, gid)
         return self.lookup(name)
 
     def link(self, name: bytes, target: Inode) -> None:
@@ -377,31 +370,16 @@ class HostInode(Inode):
         fd = host_fd() if host_fd is not None else None
         if fd is None or not isinstance(f.inode, HostInode) or f.inode.fs is not self.fs:
             return super().link_file(name, f)
-        self.fs.check_writable()
-        try:
-            dfd = self._dir()
-            with host_errors(f"hostfs link {name!r}"):
-                os.link(f"/proc/self/fd/{fd}", name, dst_dir_fd=dfd, follow_symlinks=True)
-        finally:
-            _base.tick()
+        with self._changing(f"hostfs link {name!r}") as dfd:
+            os.link(f"/proc/self/fd/{fd}", name, dst_dir_fd=dfd, follow_symlinks=True)
 
     def unlink(self, name: bytes) -> None:
-        self.fs.check_writable()
-        try:
-            dfd = self._dir()
-            with host_errors(f"hostfs unlink {name!r}"):
-                os.unlink(name, dir_fd=dfd)
-        finally:
-            _base.tick()
+        with self._changing(f"hostfs unlink {name!r}") as dfd:
+            os.unlink(name, dir_fd=dfd)
 
     def rmdir(self, name: bytes) -> None:
-        self.fs.check_writable()
-        try:
-            dfd = self._dir()
-            with host_errors(f"hostfs rmdir {name!r}"):
-                os.rmdir(name, dir_fd=dfd)
-        finally:
-            _base.tick()
+        with self._changing(f"hostfs rmdir {name!r}") as dfd:
+            os.rmdir(name, dir_fd=dfd)
 
     def rename(self, old_name: bytes, new_dir: Inode, new_name: bytes, flags: int) -> None:
         """rename without renameat2 (no ctypes here): NOREPLACE checks first, EXCHANGE goes
