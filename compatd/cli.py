@@ -169,7 +169,7 @@ def run(strict: bool, trace_all: bool, notify: bool, max_procs: int, trace_path:
 
 # Calls whose flags --clear may drop: our handlers do all their work, so a dropped flag
 # really is absent (a call the host runs would still see it in its registers).
-CLEARABLE = ("open", "openat")
+CLEARABLE = ("open", "openat", "mmap", "clone")  # explore.FLAG_CALLS
 
 
 def _overrides(stubs: tuple[str, ...], fakes: tuple[str, ...], clears: tuple[str, ...] = ()
@@ -187,7 +187,7 @@ def _overrides(stubs: tuple[str, ...], fakes: tuple[str, ...], clears: tuple[str
             raise CommandLineError(f"--clear {spec}: only {', '.join(CLEARABLE)} flags")
         entry = BY_NR[NUMBERS[name]]
         assert entry is not None
-        i, arg = next((i, a) for i, a in enumerate(entry.args) if a.kind == "flags")
+        i, arg = next((i, a) for i, a in enumerate(entry.args) if a.name == "flags")
         bits = {v: b for b, v in FLAGSETS[arg.flagset or ""].items()}.get(flag)
         if not bits:
             raise CommandLineError(f"--clear {spec}: no flag {flag} in {name}")
@@ -300,7 +300,7 @@ def report(files: tuple[str, ...], fmt: str, db_path: str | None, program: str |
               help="The results database (default: $XDG_DATA_HOME/compatd/results.db).")
 @click.option("--no-db", is_flag=True, help="Do not store the exploration.")
 @click.option("--flags", "explore_flags", is_flag=True,
-              help="Also one run per flag the program passes to open/openat, with it dropped.")
+              help="Also one run per flag the program passes to open/openat/mmap/clone, dropped.")
 @click.argument("program")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def explore(check: str | None, jobs: int, timeout: float | None, fmt: str,

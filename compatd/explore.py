@@ -37,7 +37,8 @@ from typing import Any
 from syscalls.flags import FLAGSETS
 
 REPO = Path(__file__).resolve().parents[1]
-FLAG_CALLS = ("open", "openat")  # the calls --flags explores (cli.CLEARABLE)
+# The calls --flags explores, and the flag set of their argument named "flags" (cli.CLEARABLE).
+FLAG_CALLS = {"open": "open", "openat": "open", "mmap": "mmap_flags", "clone": "clone"}
 CLASSES = ("required", "fakeable", "stubbable")
 
 
@@ -139,10 +140,14 @@ def explore(
     todo = [(name, action, name) for name in sorted(used) if name not in results
             for action in ("stub", "fake")]  # fmt: skip
     if flags:
-        for name in FLAG_CALLS:
+        for name, flagset in FLAG_CALLS.items():
             seen = ref.get("syscalls", {}).get(name, {}).get("flags", {}).get("flags", {})
+            bits_of = {v: b for b, v in FLAGSETS[flagset].items()}
             for flag in seen.get("union", "").split("|"):
-                if flag in FLAGSETS["open"].values():
+                bits = bits_of.get(flag, 0)
+                # single bits only: an enum field (the access mode, clone's exit signal, the
+                # mapping type) is not a flag one can drop
+                if bits and not bits & (bits - 1):
                     todo.append((name, "clear", f"{name}:{flag}"))
 
     def one(item: tuple[str, str, str]) -> tuple[str, str, Outcome]:
@@ -206,7 +211,8 @@ def explore(
         "syscalls": dict(sorted(results.items(), key=lambda kv: (CLASSES.index(kv[1]["class"]),
                                                                    kv[0]))),
         "flags": {n: dict(sorted(f.items())) for n, f in sorted(flag_results.items())},
-        "flags_note": ("open/openat flags explored (--flags)" if flags else "not asked (--flags)")
+        "flags_note": ("open/openat/mmap/clone flags explored (--flags)" if flags
+                       else "not asked (--flags)")
         + "; mmap and clone flags are not explored: the host runs those calls from the "
           "registers, which the platform cannot rewrite yet",
     }

@@ -315,11 +315,12 @@ class Kernel:
                 recorder.enter(task, ev)
             action = self.overrides.get(ev.nr)
             if type(action) is tuple:
-                # explore per flag: ("clear", arg, bits) drops those bits from the argument
-                # before the handler decodes it (handler-run calls only: open, openat).
+                # explore per flag: ("clear", arg, bits) drops those bits from the argument,
+                # for the handler and, for a call the host runs (mmap, clone), in the task.
                 args = list(ev.args)
                 args[action[1]] &= ~action[2]
                 ev.args = tuple(args)
+                self.platform.set_args(ev.tid, ev.args)
             elif action is not None:
                 # Loupe's method: the call fails with ENOSYS or "succeeds" doing nothing.
                 ret = ENOSYS if action == "enosys" else 0

@@ -291,6 +291,15 @@ class PtracePlatform:
             if ev is not None or not lane.sigchld:
                 return ev
 
+    def set_args(self, tid: int, args: tuple[int, ...]) -> None:
+        """Rewrite a trapped call's arguments before the host runs it (a notified call is
+        answered by the model from the decoded arguments instead)."""
+        if tid in self.lane.ids:
+            return
+        regs = self.regs[tid]
+        regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9 = (a & U64 for a in args)
+        _check(_ptrace(PTRACE_SETREGS, tid, None, ctypes.addressof(regs)), "SETREGS")
+
     def signal_action(self, tid: int, signo: int) -> str:
         """What the task would do with ``signo`` now: "blocked", "ignored", "caught" or
         "default" (its dispositions are the host's: rt_sigaction runs there)."""

@@ -111,6 +111,9 @@ class FakePlatform:
     def waits_on_notification(self, tid: int) -> bool:
         return False
 
+    def set_args(self, tid: int, args: tuple[int, ...]) -> None:
+        pass
+
     def still_waiting(self, tid: int) -> bool:
         return True
 

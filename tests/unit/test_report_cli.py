@@ -29,7 +29,7 @@ def test_bad_command_lines(tmp_path):
     one_line_error(cli("report", "--program", "ls", str(tmp_path / "x.json")), "--db")
     one_line_error(cli("report", "--db", str(tmp_path / "none.db")), "no such file")
     one_line_error(cli("run", "--stub", "nosuch", "--", "/bin/true"), "no such syscall")
-    one_line_error(cli("run", "--clear", "mmap:MAP_SHARED", "--", "/bin/true"), "only open")
+    one_line_error(cli("run", "--clear", "read:O_RDONLY", "--", "/bin/true"), "only open")
     one_line_error(cli("run", "--report", "/nonexistent/r.json", "--", "/bin/true"),
                    "cannot write there")
     one_line_error(cli("explore", "--", "no-such-program-here"), "command not found")
