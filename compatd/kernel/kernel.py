@@ -130,7 +130,6 @@ class Kernel:
         fs = FSContext(root=self.ns.root_dentry(), cwd=cwd, umask=os.umask(0o022))
         os.umask(fs.umask)
         task = Task(tid, group, fdt, fs, self.platform.memory(tid), self)
-        task.started = True  # the platform ran it to the stub's exec
         task.pending_exec = plan
         group.tasks[tid] = task
         self.tasks[tid] = task
@@ -254,10 +253,6 @@ class Kernel:
         tid = ev.tid
         task = self.tasks[tid]
         nr = ev.nr
-        if not task.started:
-            # The spawner's own calls between installing the filter and exec (the exec).
-            platform.passthrough(tid)
-            return
         self.current = task
         if self.parked and tid in self.parked:
             # A signal withdrew the parked call (notification lane) and the host restarted
@@ -309,28 +304,27 @@ class Kernel:
     def on_syscall_observed(self, ev: Event) -> None:
         """``on_syscall`` with a recorder and/or stubbed or faked syscalls (explore)."""
         task = self.tasks[ev.tid]
-        if task.started:
-            recorder = self.recorder
+        recorder = self.recorder
+        if recorder is not None:
+            recorder.enter(task, ev)
+        action = self.overrides.get(ev.nr)
+        if type(action) is tuple:
+            # explore per flag: ("clear", arg, bits) drops those bits from the argument,
+            # for the handler and, for a call the host runs (mmap, clone), in the task.
+            args = list(ev.args)
+            args[action[1]] &= ~action[2]
+            ev.args = tuple(args)
+            self.platform.set_args(ev.tid, ev.args)
+        elif action is not None:
+            # Loupe's method: the call fails with ENOSYS or "succeeds" doing nothing.
+            ret = ENOSYS if action == "enosys" else 0
             if recorder is not None:
-                recorder.enter(task, ev)
-            action = self.overrides.get(ev.nr)
-            if type(action) is tuple:
-                # explore per flag: ("clear", arg, bits) drops those bits from the argument,
-                # for the handler and, for a call the host runs (mmap, clone), in the task.
-                args = list(ev.args)
-                args[action[1]] &= ~action[2]
-                ev.args = tuple(args)
-                self.platform.set_args(ev.tid, ev.args)
-            elif action is not None:
-                # Loupe's method: the call fails with ENOSYS or "succeeds" doing nothing.
-                ret = ENOSYS if action == "enosys" else 0
-                if recorder is not None:
-                    recorder.result(ev.tid, ret)
-                if self.trace is not None:
-                    print(f"[{ev.tid}] {describe_call(task, ev.nr, ev.args)} = "
-                          f"{describe_result(ret)} <{action}>", file=self.trace, flush=True)
-                self.platform.complete(ev.tid, ret)
-                return
+                recorder.result(ev.tid, ret)
+            if self.trace is not None:
+                print(f"[{ev.tid}] {describe_call(task, ev.nr, ev.args)} = "
+                      f"{describe_result(ret)} <{action}>", file=self.trace, flush=True)
+            self.platform.complete(ev.tid, ret)
+            return
         Kernel.on_syscall(self, ev)
 
     def finish_recorded(self, tid: int, ret: int) -> None:
@@ -455,9 +449,8 @@ class Kernel:
             if self.parked:
                 self.retry_parked()
         elif kind == EXECED:
-            task = self.tasks.get(tid)
-            if task is not None:
-                task.started = True
+            # Every exec is ours (the first one run by the platform, later ones injected):
+            # a host exec event has nothing for the model.
             self.platform.resume(tid)
         elif kind == SIGNAL:
             if self.parked and tid in self.parked:
@@ -495,7 +488,6 @@ class Kernel:
         fdt = parent.fdt if flags & CLONE_FILES else parent.fdt.copy()
         fs = parent.fs if flags & CLONE_FS else parent.fs.copy()
         child = Task(child_tid, group, fdt, fs, self.platform.memory(child_tid), self)
-        child.started = True
         child.inherit(parent)
         group.tasks[child_tid] = child
         self.tasks[child_tid] = child

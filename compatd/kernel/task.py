@@ -194,7 +194,7 @@ class ThreadGroup:
 class Task:
     """A thread: its tid, its process, and the contexts it may share with other threads."""
 
-    __slots__ = ("tid", "group", "fdt", "fs", "mem", "kernel", "started", "pending_exec",
+    __slots__ = ("tid", "group", "fdt", "fs", "mem", "kernel", "pending_exec",
                  "pending_clone", "comm", "pdeathsig", "no_new_privs", "affinity")
 
     def __init__(self, tid: int, group: ThreadGroup, fdt: FDTable, fs: FSContext,
@@ -207,7 +207,6 @@ class Task:
         self.fdt = fdt.attach()
         self.fs = fs
         self.mem = mem
-        self.started = False  # becomes True at the first exec: before it, calls are the spawner's
         self.comm: bytes | None = None  # a thread's own name (PR_SET_NAME); None: the group's
         self.pdeathsig = 0  # prctl(PR_SET_PDEATHSIG); the host delivers it
         self.no_new_privs = False  # prctl(PR_SET_NO_NEW_PRIVS), per thread as in Linux
