@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import struct
+from collections.abc import Callable
 
 from compatd.errors import KernelError, Unsupported, WouldBlock
 from compatd.kernel.task import Task
@@ -386,13 +387,19 @@ def sys_sendmsg(t: Task, fd: int, msg: int, flags: int) -> int:
 @syscall("sendmmsg", PARTIAL, "sockfd:fd msgvec:struct_inout vlen:uint flags:flags/msg",
          unsupported=("as sendmsg",))
 def sys_sendmmsg(t: Task, fd: int, vec: int, vlen: int, flags: int) -> int:
+    return do_mmsg(t, fd, vec, vlen, lambda entry, done: do_sendmsg(t, fd, entry, flags))
+
+
+def do_mmsg(t: Task, fd: int, vec: int, vlen: int,
+            one: Callable[[int, int], int]) -> int:
+    """sendmmsg/recvmmsg: ``one(entry, done)`` per struct mmsghdr, its byte count stored in
+    msg_len; an error after the first message ends the batch with the count so far."""
     sock(t, fd)
-    vlen = min(vlen, UIO_MAXMSG)
     done = 0
-    for i in range(vlen):
+    for i in range(min(vlen, UIO_MAXMSG)):
         entry = vec + i * MMSGHDR_SIZE
         try:
-            n = do_sendmsg(t, fd, entry, flags)
+            n = one(entry, done)
         except (KernelError, WouldBlock):
             if done:
                 return done
@@ -571,21 +578,10 @@ def sys_recvmsg(t: Task, fd: int, msg: int, flags: int) -> int:
                       "datagrams)", "without MSG_WAITFORONE it returns what is queued after "
                       "the first message instead of waiting for vlen", "as recvmsg"))
 def sys_recvmmsg(t: Task, fd: int, vec: int, vlen: int, flags: int, timeout: int) -> int:
-    sock(t, fd)
-    vlen = min(vlen, UIO_MAXMSG)
-    done = 0
-    for i in range(vlen):
-        entry = vec + i * MMSGHDR_SIZE
-        f = flags & ~MSG_WAITFORONE
-        if done:
-            f |= MSG_DONTWAIT
-        try:
-            n = do_recvmsg(t, fd, entry, f)
-        except (KernelError, WouldBlock):
-            if done:
-                return done
-            raise
-        t.mem.write(entry + MSGHDR.size, struct.pack("<I", n & 0xFFFFFFFF))
-        done += 1
-    return done
+    base = flags & ~MSG_WAITFORONE
+
+    def one(entry: int, done: int) -> int:
+        return do_recvmsg(t, fd, entry, base | MSG_DONTWAIT if done else base)
+
+    return do_mmsg(t, fd, vec, vlen, one)
 
