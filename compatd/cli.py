@@ -20,6 +20,7 @@ from compatd.errors import KernelError
 if TYPE_CHECKING:
     from compatd.kernel.kernel import Kernel
     from compatd.report import Recorder
+    from policies.engine import Enforcer
     from vfs.mount import MountTable
 
 
@@ -82,6 +83,12 @@ def cli() -> None:
 @click.option("--db", "db_path", metavar="PATH",
               help="The results database (default: $XDG_DATA_HOME/compatd/results.db).")
 @click.option("--no-db", is_flag=True, help="Do not add the --report to the results database.")
+@click.option("--policy", "policy_name", metavar="NAME|FILE",
+              help="Enforce a security policy: a bundled one (default, strict, no-network, "
+                   "read-only, no-exec) or a TOML file (docs/policy.md).")
+@click.option("--audit", "audit_path", metavar="FILE|-",
+              help="Log every policy verdict that is not a silent allow: JSON lines to FILE, "
+                   "or a live coloured view on stderr ('-').")
 @click.option("--stub", "stubs", multiple=True, hidden=True)  # explore: fails with ENOSYS
 @click.option("--fake", "fakes", multiple=True, hidden=True)  # explore: returns 0
 @click.option("--clear", "clears", multiple=True, hidden=True)  # explore: NAME:FLAG dropped
@@ -90,7 +97,8 @@ def cli() -> None:
 def run(strict: bool, trace_all: bool, notify: bool, max_procs: int, trace_path: str | None,
         pin: bool,
         root_dir: str | None, binds: tuple[str, ...], tmpfs_paths: tuple[str, ...], ro: bool,
-        net: str, report_path: str | None, db_path: str | None, no_db: bool, stubs: tuple[str, ...],
+        net: str, report_path: str | None, db_path: str | None, no_db: bool,
+        policy_name: str | None, audit_path: str | None, stubs: tuple[str, ...],
         fakes: tuple[str, ...], clears: tuple[str, ...], program: str,
         args: tuple[str, ...]) -> None:
     """Run PROGRAM with ARGS under compatd; exit with its status (128+N if killed by N)."""
@@ -116,6 +124,7 @@ def run(strict: bool, trace_all: bool, notify: bool, max_procs: int, trace_path:
         parent = os.path.dirname(os.path.abspath(report_path))
         if not os.path.isdir(parent) or not os.access(parent, os.W_OK):
             raise CommandLineError(f"--report {report_path}: cannot write there")
+    enforcer = _enforcer(policy_name, audit_path)
     ns, cwd = _namespace(os.getcwd().encode(), root_dir, binds, tmpfs_paths, ro)
     root = ns.root_dentry()
     ctx = ops.PathContext(root, root, _HostCreds(), 0o022)
@@ -135,7 +144,8 @@ def run(strict: bool, trace_all: bool, notify: bool, max_procs: int, trace_path:
     cpu = None
     if pin:
         cpu = min(os.sched_getaffinity(0))
-    rules = filter_rules(notify=notify and not trace_all)
+    rules = filter_rules(notify=notify and not trace_all,
+                         trapped=enforcer.traps() if enforcer is not None else frozenset())
     notify_nrs = frozenset(r.nr for r in rules if r.notify)
     platform = PtracePlatform(build_program(rules, trace_all=trace_all), pin_cpu=cpu,
                               notify_nrs=notify_nrs)
@@ -145,7 +155,7 @@ def run(strict: bool, trace_all: bool, notify: bool, max_procs: int, trace_path:
 
         recorder = Recorder([program, *args], trace_all=trace_all)
     kernel = Kernel(platform, ns, strict=strict, trace=_open_trace(trace_path),
-                    recorder=recorder, overrides=overrides)
+                    recorder=recorder, overrides=overrides, enforcer=enforcer)
     kernel.max_procs = max_procs
     mount_proc(ns, kernel)  # procfs is generated from the kernel model
     # The terminal's Ctrl-C and Ctrl-\ reach the program (same process group); the
@@ -165,6 +175,27 @@ def run(strict: bool, trace_all: bool, notify: bool, max_procs: int, trace_path:
             _write_report(recorder, kernel, status, report_path, db_path, no_db)
     sys.stdout.flush()
     raise SystemExit(shell_status(status))
+
+
+def _enforcer(policy_name: str | None, audit_path: str | None) -> Enforcer | None:
+    """--policy and --audit (an audit log with no policy audits the default one)."""
+    if policy_name is None and audit_path is None:
+        return None
+    from policies.audit import AuditLog
+    from policies.engine import Enforcer
+    from policies.load import PolicyError, load_policy
+
+    try:
+        policy = load_policy(policy_name or "default")
+    except PolicyError as e:
+        raise CommandLineError(f"--policy: {e}") from None
+    audit = None
+    if audit_path is not None:
+        try:
+            audit = AuditLog.open(audit_path)
+        except OSError as e:
+            raise CommandLineError(f"--audit {audit_path}: {e.strerror}") from None
+    return Enforcer(policy, audit)
 
 
 # Calls whose flags --clear may drop: our handlers do all their work, so a dropped flag
@@ -468,6 +499,8 @@ def _stdio() -> dict[int, object]:
 
 
 def main() -> None:
+    import compatd.policy_cli  # noqa: F401 - registers ``compatd policy``
+
     try:
         cli.main(standalone_mode=False, prog_name="compatd")
     except click.exceptions.NoArgsIsHelpError as e:

@@ -259,19 +259,24 @@ def missing_numbers() -> list[int]:
     return [nr for nr in NAMES if BY_NR[nr] is None]
 
 
-def filter_rules(entries: Iterable[Syscall] | None = None, notify: bool = False) -> list[Rule]:
+def filter_rules(entries: Iterable[Syscall] | None = None, notify: bool = False,
+                 trapped: frozenset[int] = frozenset()) -> list[Rule]:
     """The seccomp rules the registry implies (``compatd.platform.seccomp.build_program``).
 
     One unconditional rule per HOST entry; one rule per other entry with ``host_when``, whose
     conditions must all hold for the host to run it. Everything else traps. ``entries``
     defaults to the whole registry (call ``load_all()`` first). With ``notify``, entries
-    that do not need a ptrace stop go to the user-notification lane.
+    that do not need a ptrace stop go to the user-notification lane. ``trapped`` numbers
+    always trap, HOST ones included (a policy decides them at entry).
     """
     from compatd.platform.seccomp import Rule  # the platform owns the filter format
 
     rules: list[Rule] = []
     for entry in sorted(REGISTRY.values() if entries is None else entries, key=lambda e: e.nr):
-        if entry.level is Level.HOST:
+        if entry.nr in trapped:
+            if notify and not entry.needs_stop:
+                rules.append(Rule(entry.nr, notify=True))
+        elif entry.level is Level.HOST:
             rules.append(Rule(entry.nr))
         elif entry.host_when:
             conds = tuple((c.arg, c.mask & 0xFFFFFFFF, c.value) for c in entry.host_when)

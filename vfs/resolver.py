@@ -37,6 +37,12 @@ RESOLVE_IN_ROOT = 0x10  # the start is the root: "/" and ".." stop there
 RESOLVE_CACHED = 0x20  # only what the dcache has: everything is "cached" here
 RESOLVE_SCOPED = RESOLVE_BENEATH | RESOLVE_IN_ROOT
 
+# Set while a policy with file rules is loaded (policies/engine.py): called with the dentry
+# every resolution reaches, or with the directory and the name a call will create there,
+# before the caller uses it; it raises KernelError to deny. Checking here, on the object
+# the walk reached, is what makes path rules exact. None costs one global lookup.
+policy_hook: Callable[[Dentry, bytes | None], None] | None = None
+
 
 class CredsLike(Protocol):
     """What permission checks need from ``compatd.kernel.task.Creds``."""
@@ -218,6 +224,8 @@ class Walk:
             raise KernelError(errno.ELOOP, "too many levels of symbolic links")
         target = magic_target(link.inode)
         if target is not None:
+            if policy_hook is not None:
+                policy_hook(target, None)
             return self.magic(link, target) if self.how else target
         return link.inode.readlink()
 
@@ -236,7 +244,10 @@ def resolve(root: Dentry, start: Dentry, path: bytes, *, follow: bool = True,
     NO_SYMLINKS, a magic link with NO_MAGICLINKS).
     """
     check_path(path)
-    return Walk(root, creds, how, start).walk(start, path, follow)
+    d = Walk(root, creds, how, start).walk(start, path, follow)
+    if policy_hook is not None:
+        policy_hook(d, None)
+    return d
 
 
 def resolve_parent(root: Dentry, start: Dentry, path: bytes, *,
@@ -263,4 +274,6 @@ def resolve_parent(root: Dentry, start: Dentry, path: bytes, *,
     w.search(d)
     if len(name) > NAME_MAX:
         raise KernelError(errno.ENAMETOOLONG, f"component of {len(name)} bytes")
+    if policy_hook is not None:
+        policy_hook(d, name)
     return Parent(d, name, len(stripped) != len(path))

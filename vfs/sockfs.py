@@ -179,6 +179,10 @@ class NetConfig:
     # policy issue decides later. Abstract names belong to the network namespace: under
     # --net none the sandbox has its own and sees no host abstract name.
     host_unix = True
+    # Set while a policy with network rules is loaded (policies/engine.py): called with
+    # (1 connect | 2 bind, family, host, port) before a host or loopback address is used;
+    # raises KernelError to deny.
+    policy_hook: Callable[[int, int, str, int], None] | None = None
 
 
 NET = NetConfig()
@@ -1684,7 +1688,11 @@ def _is_any(host: str) -> bool:
 def check_net(family: int, hostaddr: Any, bind: bool) -> Any:
     """--net loopback: a host socket may bind and talk only to 127.0.0.0/8 and ::1
     (ENETUNREACH / EADDRNOTAVAIL otherwise); a wildcard bind becomes a loopback bind."""
-    if NET.mode == "host" or family not in (AF_INET, AF_INET6):
+    if family not in (AF_INET, AF_INET6):
+        return hostaddr
+    if NET.policy_hook is not None:
+        NET.policy_hook(2 if bind else 1, family, hostaddr[0], hostaddr[1])
+    if NET.mode == "host":
         return hostaddr
     host = hostaddr[0]
     if bind and _is_any(host):
@@ -1715,6 +1723,8 @@ class LoopProto(UnixProto):
 
     def parse_inet(self, addr: bytes, bind: bool) -> tuple[bytes, int]:
         host = sockaddr_to_host(self.family, addr, bind)
+        if NET.policy_hook is not None:
+            NET.policy_hook(2 if bind else 1, self.family, host[0], host[1])
         ip = pysocket.inet_pton(self.family, host[0].split("%", 1)[0])
         if not (_is_any(host[0]) or _is_loopback(host[0])):
             raise KernelError(errno.EADDRNOTAVAIL if bind else errno.ENETUNREACH,

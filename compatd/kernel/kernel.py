@@ -28,13 +28,14 @@ from compatd.kernel.task import Creds, FSContext, Task, ThreadGroup, host_rlimit
 from compatd.platform.events import CLONED, EXECED, EXITED, SIGNAL, STOPPED, SYSCALL, Event
 from compatd.platform.stub import STUB_TRAP_NR
 from syscalls.numbers import NUMBERS
-from syscalls.table import BY_NR, MAX_NR, Level, load_all
+from syscalls.table import BY_NR, MAX_NR, Arg, Level, load_all
 from vfs.base import tick
 
 if TYPE_CHECKING:
     from compatd.loader import ExecPlan
     from compatd.platform.base import Platform
     from compatd.report import Recorder
+    from policies.engine import Enforcer
     from vfs.base import Dentry, OpenFile
     from vfs.mount import MountTable
 
@@ -74,6 +75,7 @@ class Kernel:
         trace: TextIO | None = None,
         recorder: Recorder | None = None,
         overrides: dict[int, str | tuple[str, int, int]] | None = None,
+        enforcer: Enforcer | None = None,
     ) -> None:
         load_all()
         self.platform = platform
@@ -113,6 +115,13 @@ class Kernel:
         if recorder is not None:
             recorder.kernel = self
             self.finish = self.finish_recorded  # type: ignore[method-assign]
+        # --policy: syscall rules are decided before everything above (and cost nothing
+        # when no policy is loaded: the plain method stays in place).
+        self.enforcer = enforcer
+        if enforcer is not None:
+            self.on_syscall_unpoliced = self.on_syscall
+            self.on_syscall = self.on_syscall_policed  # type: ignore[method-assign]
+            enforcer.attach(self)
 
     # start ------------------------------------------------------------------------------
     def start(
@@ -205,6 +214,8 @@ class Kernel:
             raise
         finally:
             self.ipc.release()
+            if self.enforcer is not None:
+                self.enforcer.detach()
         return self.exit_status if self.exit_status is not None else 0
 
     # host fds ---------------------------------------------------------------------------
@@ -326,6 +337,34 @@ class Kernel:
             self.platform.complete(ev.tid, ret)
             return
         Kernel.on_syscall(self, ev)
+
+    def on_syscall_policed(self, ev: Event) -> None:
+        """``on_syscall`` under a policy: its syscall rules decide at entry; the path and
+        network rules run later, in the resolver and the socket layer (policies/engine.py)."""
+        enforcer = self.enforcer
+        assert enforcer is not None
+        nr = ev.nr
+        task = self.tasks[ev.tid]
+        enforcer.begin(task, nr, ev.args)
+        decision = enforcer.by_nr[nr] if 0 <= nr <= MAX_NR else None
+        if decision is not None:
+            action, rule = enforcer.decide(task, nr, ev.args)
+            kind = action.kind
+            if kind != "allow":
+                enforcer.log(task, action, rule)
+                if kind != "audit":
+                    if kind == "kill":
+                        enforcer.kill(task)
+                    ret = action.value if kind == "fake" else -(action.errno or errno.EPERM)
+                    if self.trace is not None:
+                        print(f"[{ev.tid}] {describe_call(task, nr, ev.args)} = "
+                              f"{describe_result(ret)} <policy {kind}>", file=self.trace,
+                              flush=True)
+                    if self.parked and ev.tid in self.parked:
+                        del self.parked[ev.tid]
+                    self.platform.complete(ev.tid, ret)
+                    return
+        self.on_syscall_unpoliced(ev)
 
     def finish_recorded(self, tid: int, ret: int) -> None:
         recorder = self.recorder
@@ -604,34 +643,37 @@ def signal_caught(tgid: int, signo: int) -> bool:
 
 def describe_call(task: Task, nr: int, args: tuple[int, ...]) -> str:
     """``name(arg, …)`` with arguments decoded by the table's specs (for --trace)."""
-    from syscalls.flags import render
-
     entry = BY_NR[nr] if 0 <= nr <= MAX_NR else None
     if nr == STUB_TRAP_NR:
         return "<exec stub>()"
     if entry is None:
         return f"syscall_{nr:#x}({', '.join(hex(a) for a in args)})"
-    parts = []
-    for raw, arg in zip(args, entry.args, strict=False):
-        if arg.kind in ("path", "str"):
-            try:
-                parts.append(repr(task.mem.read_cstring(raw, 256))[1:])
-            except KernelError:
-                parts.append(hex(raw))
-        elif arg.flagset:
-            try:
-                parts.append(render(raw & 0xFFFFFFFF, arg.flagset))
-            except KeyError:
-                parts.append(hex(raw))
-        elif arg.decoding in ("s32", "s64", "u32"):
-            value = raw & 0xFFFFFFFF if arg.decoding != "s64" else raw
-            bits = 64 if arg.decoding == "s64" else 32
-            if arg.decoding != "u32" and value >> (bits - 1):
-                value -= 1 << bits
-            parts.append(str(value))
-        else:
-            parts.append(hex(raw))
+    parts = [arg_text(task, raw, arg) for raw, arg in zip(args, entry.args, strict=False)]
     return f"{entry.name}({', '.join(parts)})"
+
+
+def arg_text(task: Task, raw: int, arg: Arg) -> str:
+    """One argument as strace shows it: a quoted path, flag names, a signed number or hex
+    (for --trace and the policy audit log)."""
+    from syscalls.flags import render
+
+    if arg.kind in ("path", "str"):
+        try:
+            return repr(task.mem.read_cstring(raw, 256))[1:]
+        except KernelError:
+            return hex(raw)
+    if arg.flagset:
+        try:
+            return render(raw & 0xFFFFFFFF, arg.flagset)
+        except KeyError:
+            return hex(raw)
+    if arg.decoding in ("s32", "s64", "u32"):
+        value = raw & 0xFFFFFFFF if arg.decoding != "s64" else raw
+        bits = 64 if arg.decoding == "s64" else 32
+        if arg.decoding != "u32" and value >> (bits - 1):
+            value -= 1 << bits
+        return str(value)
+    return hex(raw)
 
 
 def describe_result(ret: int) -> str:
