@@ -287,6 +287,8 @@ class OpenFile:
     """
 
     seekable: ClassVar[bool] = True
+    # Whether ``flush`` does anything: the fd table calls it on every close only then.
+    flushes: ClassVar[bool] = False
 
     def __init__(self, inode: Inode | None, flags: int) -> None:
         self.inode = inode
@@ -382,6 +384,12 @@ class OpenFile:
         return None
 
     def fsync(self) -> None:
+        return None
+
+    def flush(self, files: object) -> None:
+        """Linux's f_op->flush: a descriptor of this description is being closed in the
+        descriptor table ``files`` (close, dup2 over it, exec's close-on-exec, the last
+        thread's exit), whether or not it was the last reference. Set ``flushes``."""
         return None
 
     def truncate(self, size: int) -> None:

@@ -15,14 +15,17 @@ from collections.abc import Callable, Iterator
 
 from compatd.errors import KernelError, Unsupported
 from vfs.base import DirEntry, Filesystem, Inode, OpenFile, Stat, dtype_of
-from vfs.common import DirFile, FileBase, now_ns
+from vfs.common import DirFile, FileBase, TimesInMemory, now_ns
 from vfs.flags import O_ACCMODE, O_RDONLY, O_WRONLY
 from vfs.hostfd import HostFdFile
 
 DEVFS_MAGIC = 0x1373  # TMPFS_MAGIC's cousin: what statfs on a devtmpfs /dev reports
 
 
-class DevInode(Inode):
+class DevInode(TimesInMemory, Inode):
+    """A device or directory of devfs. touch(1) on /dev/null works on Linux: the times
+    change, nothing else does."""
+
     __slots__ = ("imode", "rdev", "atime_ns", "mtime_ns", "ctime_ns")
 
     fs: DevFS
@@ -57,14 +60,6 @@ class DevInode(Inode):
 
     def removexattr(self, name: bytes) -> None:
         raise KernelError(errno.ENODATA, f"no xattr {name!r}")
-
-    def set_times(self, atime_ns: int | None, mtime_ns: int | None) -> None:
-        # touch(1) on /dev/null works on Linux; keep the times, change nothing else.
-        if atime_ns is not None:
-            self.atime_ns = atime_ns
-        if mtime_ns is not None:
-            self.mtime_ns = mtime_ns
-        self.ctime_ns = now_ns()
 
 
 class DevDir(DevInode):

@@ -82,9 +82,12 @@ class FDTable:
 
     def _closed(self, f: OpenFile) -> None:
         """A descriptor of ``f`` is gone: this process's record locks on the file go with
-        it (whichever descriptor held them), then the description loses a reference."""
+        it (whichever descriptor held them), the file hears of it (``flush``), then the
+        description loses a reference."""
         if locks.TABLE:
             locks.file_closed(self, f)
+        if f.flushes:
+            f.flush(self)
         _unref(f)
 
     def close_all(self) -> None:

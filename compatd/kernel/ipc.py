@@ -10,12 +10,17 @@ sandbox, as an IPC namespace does: every segment still present is removed on the
 
 Message queues and semaphore sets live only here (a host queue or set is reached by key by
 every host process, so HOST would be wrong): ids are the model's, blocking calls park.
+So do POSIX message queues (vfs/mqueuefs.py), which Linux also keeps per IPC namespace.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from vfs.mqueuefs import MqueueFS
 
 IPC_PRIVATE = 0
 IPC_CREAT = 0o1000
@@ -91,6 +96,8 @@ class IpcNamespace:
     sem_undo: dict[int, dict[tuple[int, int], int]] = field(default_factory=dict)
     # Tasks parked in semop: tid -> (semid, num, waits for zero).
     sem_waiters: dict[int, list[tuple[int, int, bool]]] = field(default_factory=dict)
+    # POSIX message queues (syscalls/handlers/mqueue.py makes it at the first mq_open).
+    mqueue: MqueueFS | None = None
 
     def fork(self, parent: int, child: int) -> None:
         if parent in self.attaches:

@@ -105,6 +105,8 @@ class Kernel:
         self.interrupt_all_parked = False
         self.crashes: list[str] = []
         self.ipc = IpcNamespace()  # System V IPC: removed on the host when the sandbox ends
+        # What must happen once the call being handled is answered (``when_answered``).
+        self.answered_hooks: list[Callable[[], None]] = []
         # --report (a Recorder) and explore's stubbed/faked syscalls (nr -> "enosys" or
         # "fake"): only when one is given does the loop use on_syscall_observed, and finish
         # tell the recorder each result; otherwise nothing is added to the hot path.
@@ -170,6 +172,7 @@ class Kernel:
                 plan.interpreter.file.release()
         group.brk_start = group.brk = brk
         self.ipc.forget(group.tgid)  # exec detached every segment
+        group.exec_id += 1
         group.exe = plan.exe
         group.argv = plan.argv
         group.envp = plan.envp
@@ -405,6 +408,18 @@ class Kernel:
             self.platform.resume(tid)
         else:
             self.platform.complete(tid, ret)
+        if self.answered_hooks:
+            hooks, self.answered_hooks = self.answered_hooks, []
+            for hook in hooks:
+                hook()
+
+    def when_answered(self, hook: Callable[[], None]) -> None:
+        """Run ``hook`` right after the call being handled is answered, before the loop
+        takes another event. For a signal the call raises (an mq_notify signal): queued
+        before the answer, it would withdraw the caller's own waiting call, which the
+        model has carried out and the host would then restart; queued after the loop took
+        another event, it would withdraw that one the same way."""
+        self.answered_hooks.append(hook)
 
     def retry_parked(self) -> None:
         """Try every parked call again (something changed: a syscall completed, a task

@@ -161,7 +161,7 @@ class ThreadGroup:
 
     __slots__ = ("tgid", "ppid", "pgid", "sid", "creds", "rlimits", "tasks", "exit_status",
                  "exe", "comm", "argv", "envp", "mapped_files", "start_time", "brk_start", "brk",
-                 "scratch", "dumpable", "child_subreaper", "host_zombies")
+                 "scratch", "dumpable", "child_subreaper", "host_zombies", "exec_id")
 
     def __init__(self, tgid: int, ppid: int, creds: Creds, rlimits: dict[int, list[int]]) -> None:
         self.tgid = tgid
@@ -186,6 +186,9 @@ class ThreadGroup:
         self.host_zombies: list[int] = []  # children reaped in the model, not yet on the host
         self.dumpable = 1  # prctl(PR_SET_DUMPABLE): kept with the memory, as Linux's mm
         self.child_subreaper = False  # prctl(PR_SET_CHILD_SUBREAPER)
+        # Execs so far (Linux's self_exec_id): an mq_notify signal is not sent to a process
+        # that exec'd since it registered.
+        self.exec_id = 0
 
     def nofile_limit(self) -> int:
         return self.rlimits[resource.RLIMIT_NOFILE][0]

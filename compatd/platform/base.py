@@ -77,6 +77,10 @@ class Platform(Protocol):
 
     def signal_thread(self, tgid: int, tid: int, signo: int) -> None: ...
 
+    def queue_signal(self, tgid: int, signo: int, info: bytes) -> None:
+        """Send process ``tgid`` signal ``signo`` with the siginfo ``info`` (128 bytes)."""
+        ...
+
     def interrupted_result(self, tid: int, result: int) -> None: ...
 
     def resume(self, tid: int, signo: int = 0) -> None:

@@ -102,6 +102,7 @@ _ptrace.restype = ctypes.c_long
 _syscall = _libc.syscall
 _syscall.restype = ctypes.c_long
 SYS_TGKILL = 234
+SYS_RT_SIGQUEUEINFO = 129
 PR_SET_CHILD_SUBREAPER = 36
 
 
@@ -595,6 +596,15 @@ class PtracePlatform:
             err = ctypes.get_errno()
             if err != errno.ESRCH:
                 raise OSError(err, "tgkill")
+
+    def queue_signal(self, tgid: int, signo: int, info: bytes) -> None:
+        """rt_sigqueueinfo: a signal with a siginfo the model made. Its si_code must be
+        negative (SI_MESGQ…): the host lets one process send another only those."""
+        buf = ctypes.create_string_buffer(info, len(info))
+        if _syscall(SYS_RT_SIGQUEUEINFO, ctypes.c_long(tgid), ctypes.c_long(signo), buf) < 0:
+            err = ctypes.get_errno()
+            if err != errno.ESRCH:
+                raise OSError(err, "rt_sigqueueinfo")
 
     def kill(self, tid: int) -> None:
         try:

@@ -15,6 +15,7 @@ from syscalls.handlers import (  # noqa: F401
     locks,
     memfd,
     memory,
+    mqueue,
     pipes,
     polling,
     prctl,

@@ -359,17 +359,7 @@ eventfds("signalfd4", ENOSYS, "fd:fd mask:struct_in sizemask:size flags:flags/op
 
 # --- SysV and POSIX IPC (issue 5) ---------------------------------------------------------
 
-_MQ = later(5, "POSIX message queues")
-ipc("mq_open", ENOSYS, "name:str oflag:flags/open mode:mode attr:struct_in", reason=_MQ)
-ipc("mq_unlink", ENOSYS, "name:str", reason=_MQ)
-ipc("mq_timedsend", ENOSYS, "mqdes:fd msg:buf_in msg_len:size msg_prio:uint "
-    "abs_timeout:struct_in",
-    reason=_MQ)
-ipc("mq_timedreceive", ENOSYS, "mqdes:fd msg:buf_out msg_len:size msg_prio:struct_out "
-    "abs_timeout:struct_in",
-    reason=_MQ)
-ipc("mq_notify", ENOSYS, "mqdes:fd sevp:struct_in", reason=_MQ)
-ipc("mq_getsetattr", ENOSYS, "mqdes:fd newattr:struct_in oldattr:struct_out", reason=_MQ)
+# System V IPC is in ipc.py, POSIX message queues in mqueue.py.
 
 # --- asynchronous I/O ---------------------------------------------------------------------
 

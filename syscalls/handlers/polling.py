@@ -71,9 +71,15 @@ def restarted_timeout(t: Task, key: tuple[int, ...], timeout_ns: int | None) -> 
 
 
 def wait_for(t: Task, check: Callable[[bool], int | None], timeout_ns: int | None,
-             why: str, restart_key: tuple[int, ...] | None = None) -> int:
+             why: str, restart_key: tuple[int, ...] | None = None, *,
+             restartable: bool = False) -> int:
     """``check(final)`` gives the result, or None while nothing is ready (``final``: the
-    time is up, it must answer). Wait ``timeout_ns`` (None: forever, 0: not at all)."""
+    time is up, it must answer). Wait ``timeout_ns`` (None: forever, 0: not at all).
+
+    A signal that a handler catches fails the wait with EINTR; a ``restartable`` one
+    (Linux's -ERESTARTSYS: mq_timedsend, mq_timedreceive) is left to the host, which
+    restarts it under SA_RESTART. The parked retry carries ``check``, so a caller can tell
+    whether a task still waits on it (``kernel.parked[tid].check``)."""
     res = check(timeout_ns == 0)
     if res is not None:
         return res
@@ -96,13 +102,14 @@ def wait_for(t: Task, check: Callable[[bool], int | None], timeout_ns: int | Non
     def interrupted(handler: bool) -> int | None:
         if handle is not None:
             kernel.cancel_timer(handle)
-        if handler:
+        if handler and not restartable:
             return -errno.EINTR
         if restart_key is not None and end is not None:
             RESTARTS[t.tid] = (restart_key, end)
         return None
 
     retry.interrupted = interrupted  # type: ignore[attr-defined]
+    retry.check = check  # type: ignore[attr-defined]
     raise WouldBlock(why, retry)
 
 

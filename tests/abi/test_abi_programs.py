@@ -23,6 +23,8 @@ PLAIN += ["inet"]
 # System V IPC (issue 5): shared memory, message queues, semaphores.
 PLAIN += ["sysvshm", "sysvipc"]
 PLAIN += ["pidfd"]
+# POSIX message queues (issue 5).
+PLAIN += ["mqueue"]
 
 
 def test_every_program_has_a_test() -> None:

@@ -96,6 +96,9 @@ class FakePlatform:
     def signal_thread(self, tgid: int, tid: int, signo: int) -> None:
         self.results.append(f"signal {signo}")
 
+    def queue_signal(self, tgid: int, signo: int, info: bytes) -> None:
+        self.results.append(f"siginfo {signo} {info.hex()}")
+
     def watch_host_fd(self, fd: int, events: int) -> None:
         pass
 
