@@ -15,7 +15,7 @@ FAMILY_GROUPS: dict[str, tuple[str, ...]] = {
     "@process": ("process", "threads", "prctl", "sched", "scheduling", "resources"),
     "@identity": ("identity", "credentials"),
     "@signal": ("signals",),
-    "@ipc": ("ipc",),
+    "@ipc": ("ipc", "mqueue"),
     "@time": ("time",),
     "@memory": ("memory", "numa"),
     "@debug": ("processes",),  # ptrace, process_vm_*, kcmp, seccomp, unshare, setns
