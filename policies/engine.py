@@ -136,8 +136,9 @@ def is_literal(pattern: str) -> bool:
 
 def fd_kind(task: Task, fd: int) -> str:
     """The kind an ``args.X.kind`` condition tests: from the file's mode, or ``anon`` for
-    files with no inode of a kind (eventfd, epoll, timerfd…)."""
-    f = task.fdt.get(fd)
+    files with no inode of a kind (eventfd, epoll, timerfd…), ``none`` for no open file
+    (the rule is decided before the handler would say EBADF)."""
+    f = task.fdt.files.get(fd)
     if f is None:
         return "none"
     inode = getattr(f, "inode", None)
@@ -293,6 +294,16 @@ class Enforcer:
         self.check_path(path.decode("latin-1"), opmask, task,
                         None if name is not None else d.inode.key)
 
+    def verdict(self, path: str, bit: int) -> tuple[Action, Rule | None]:
+        """What the file rules say of ``bit`` access to ``path``: the first matching rule's
+        action, or the default."""
+        regex = self.path_regex[bit]
+        m = regex.match(path) if regex is not None else None
+        if m is None:
+            return self.policy.default_file, None
+        rule = self.rules_by_index[int(m.lastgroup[1:])]  # type: ignore[index]
+        return rule.action, rule
+
     def check_path(self, path: str, opmask: int, task: Task | None,
                    key: tuple[int, int] | None = None) -> None:
         """Apply the file rules to ``path`` for every access in ``opmask``: the first
@@ -304,11 +315,8 @@ class Enforcer:
         for bit in ACCESS_BITS:
             if not opmask & bit:
                 continue
-            regex = self.path_regex[bit]
             for p in names:
-                m = regex.match(p) if regex is not None else None
-                rule = self.rules_by_index[int(m.lastgroup[1:])] if m else None  # type: ignore[index]
-                action = rule.action if rule is not None else self.policy.default_file
+                action, rule = self.verdict(p, bit)
                 if action.kind != "allow":
                     self.enforce(task, action, rule, path=p, access=bit)
 

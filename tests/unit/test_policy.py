@@ -1,0 +1,247 @@
+"""The policy loader (TOML to rules, and what it says of a bad file) and the engine (globs,
+first match, argument conditions, addresses)."""
+
+from __future__ import annotations
+
+import errno
+import io
+import json
+import re
+import stat as st
+from types import SimpleNamespace
+
+import pytest
+
+from compatd.errors import KernelError
+from policies.audit import AuditLog
+from policies.engine import Enforcer, glob_regex
+from policies.load import PolicyError, parse_policy
+from policies.model import EXEC, READ, STAT, WRITE, AddressPattern
+from syscalls.numbers import NUMBERS
+
+
+def policy(text: str) -> Enforcer:
+    return Enforcer(parse_policy(text, "p.toml"))
+
+
+def denies(e: Enforcer, path: str, bit: int = READ) -> bool:
+    return e.verdict(path, bit)[0].kind == "deny"
+
+
+# loader ------------------------------------------------------------------------------------
+def test_a_policy_reads_into_rules_and_defaults() -> None:
+    pol = parse_policy('name = "t"\n[defaults]\nfile = "deny"\nnetwork = "audit"\n\n'
+                       '[[rule]]\npath = ["/a/**", "/b"]\naccess = ["read", "stat"]\n'
+                       'action = "allow"\n\n[[rule]]\nexec = "/usr/bin/*"\naction = "allow"\n',
+                       "p.toml")
+    assert (pol.name, pol.default_file.kind, pol.default_network.kind,
+            pol.default_syscall.kind) == ("t", "deny", "audit", "allow")
+    r1, r2 = pol.rules
+    assert (r1.index, r1.line, r1.paths, r1.access) == (1, 6, ("/a/**", "/b"), READ | STAT)
+    assert (r2.index, r2.line, r2.access, r2.kind) == (2, 11, EXEC, "file")
+    assert r1.label("p.toml") == "rule 1 (p.toml:6)"
+
+
+@pytest.mark.parametrize(("text", "line", "what"), [
+    ('[[rule]]\npath = "/x"\naction = deny\n', 3, "TOML syntax"),
+    ('name = "x"\nbogus = 1\n', 2, "unknown key 'bogus'"),
+    ('[[rule]]\npath = "/x"\naction = "deny"\npaths = 1\n', 4, "rule 1: unknown key 'paths'"),
+    ('[defaults]\nfiles = "deny"\n', 2, "unknown default 'files'"),
+    ('# a comment\n[[rule]]\nsyscall = "read"\naction = "block"\n', 4, "unknown action 'block'"),
+    ('[[rule]]\nsyscall = "read"\naction = "deny"\nerrno = "ENOPE"\n', 4, "unknown errno"),
+    ('[[rule]]\nsyscall = "read"\naction = "deny"\nerrno = 5000\n', 4, "unknown errno"),
+    ('[[rule]]\nsyscall = "reed"\naction = "deny"\n', 2, "unknown syscall 'reed'"),
+    ('[[rule]]\nsyscall = "@nope"\naction = "deny"\n', 2, "unknown group '@nope'"),
+    ('[[rule]]\nsyscall = "read"\nargs.flags = 1\naction = "deny"\n', 3,
+     "read has no argument 'flags'"),
+    ('[[rule]]\nsyscall = "clone"\nargs.flags = {all = "CLONE_NOPE"}\naction = "deny"\n', 3,
+     "unknown value 'CLONE_NOPE'"),
+    ('[[rule]]\nsyscall = "clone"\nargs.flags = {kind = "file"}\naction = "deny"\n', 3,
+     "kind is for fd arguments"),
+    ('[[rule]]\nsyscall = "read"\nargs.fd = {kind = "tty"}\naction = "deny"\n', 3, "kind"),
+    ('[[rule]]\nsyscall = "read"\nargs.fd = {above = 3}\naction = "deny"\n', 3,
+     "use one of"),
+    ('[[rule]]\nsyscall = ["read", "mmap"]\nargs.fd = 1\naction = "deny"\n', 3,
+     "differs between the rule's syscalls"),
+    ('[[rule]]\nconnect = "1.2.3.4:99999"\naction = "deny"\n', 2, "bad port '99999'"),
+    ('[[rule]]\nconnect = "example.com"\naction = "deny"\n', 2, "not an address"),
+    ('[[rule]]\nbind = "[::1]:90-80"\naction = "deny"\n', 2, "empty port range"),
+    ('[[rule]]\nsyscall = "read"\npath = "/x"\naction = "deny"\n', 1, "exactly one of"),
+    ('[[rule]]\npath = "x"\naction = "deny"\n', 2, "must be absolute"),
+    ('[[rule]]\npath = "/x/a**"\naction = "deny"\n', 2, "** must be a whole component"),
+    ('\n\n[[rule]]\npath = "/x"\n', 3, "no action"),
+    ('[[rule]]\npath = "/x"\naction = "fake:0"\n', 3, "fake is for syscall rules"),
+    ('[[rule]]\npath = "/x"\naccess = "list"\naction = "deny"\n', 3, "unknown access 'list'"),
+    ('[[rule]]\nconnect = "*"\naccess = "read"\naction = "deny"\n', 3, "access is for path"),
+    ('[[rule]]\npath = "/x"\nargs.fd = 1\naction = "deny"\n', 3, "args is for syscall"),
+])
+def test_errors_name_the_file_and_line(text: str, line: int, what: str) -> None:
+    with pytest.raises(PolicyError) as ei:
+        parse_policy(text, "p.toml")
+    msg = str(ei.value)
+    assert msg.startswith(f"p.toml:{line}: ") and what in msg, msg
+
+
+def test_arguments_by_flag_and_ioctl_names() -> None:
+    pol = parse_policy(
+        '[[rule]]\nsyscall = "ioctl"\nargs.request = "TIOCSTI"\naction = "deny"\n'
+        '[[rule]]\nsyscall = ["clone", "unshare"]\nargs.flags = {any = "CLONE_NEWUSER|0x2"}\n'
+        'action = "deny"\n'
+        '[[rule]]\nsyscall = "openat"\nargs.flags = {mask = "O_ACCMODE", value = "O_WRONLY"}\n'
+        'action = "audit"\n'
+        '[[rule]]\nsyscall = "kill"\nargs.sig = {in = ["SIGKILL", 15]}\naction = "deny"\n',
+        "p.toml")
+    (c1,), (c2,), (c3,), (c4,) = (r.args for r in pol.rules)
+    assert (c1.index, c1.op, c1.values) == (1, "eq", (0x5412,))
+    assert (c2.index, c2.op, c2.values) == (0, "any", (0x10000000 | 2,))
+    assert (c3.op, c3.values) == ("masked", (3, 1))
+    assert (c4.op, c4.values) == ("eq", (9, 15))
+
+
+@pytest.mark.parametrize(("text", "want"), [
+    ("*", AddressPattern(None, 0, 65535)),
+    ("*:53", AddressPattern(None, 53, 53)),
+    ("10.0.0.0/8", AddressPattern("10.0.0.0/8", 0, 65535)),
+    ("10.1.2.3/8:80", AddressPattern("10.0.0.0/8", 80, 80)),
+    ("1.2.3.4:22", AddressPattern("1.2.3.4/32", 22, 22)),
+    ("::1", AddressPattern("::1/128", 0, 65535)),
+    ("[::1]:80-90", AddressPattern("::1/128", 80, 90)),
+    ("[fd00::/8]:443", AddressPattern("fd00::/8", 443, 443)),
+    ("[::]:*", AddressPattern("::/128", 0, 65535)),
+])
+def test_addresses(text: str, want: AddressPattern) -> None:
+    (rule,) = parse_policy(f'[[rule]]\nconnect = "{text}"\naction = "deny"\n', "p").rules
+    assert rule.addresses == (want,)
+
+
+# globs and first match ------------------------------------------------------------------
+@pytest.mark.parametrize(("pattern", "path", "hit"), [
+    ("/x/*", "/x/a", True),
+    ("/x/*", "/x/a/b", False),  # * stays in its component
+    ("/x/*", "/x", False),
+    ("/x/a*c", "/x/abbc", True),
+    ("/x/?", "/x/ab", False),
+    ("/x/[ab]", "/x/b", True),
+    ("/x/[!ab]", "/x/b", False),
+    ("/x/**", "/x/a/b/c", True),
+    ("/x/**", "/x", True),  # /dir/** covers the directory itself
+    ("/x/**", "/xy", False),
+    ("/x/**/z", "/x/z", True),
+    ("/x/**/z", "/x/a/b/z", True),
+    ("/x/**/z", "/x/a/bz", False),
+    ("/**", "/anything/at/all", True),
+    ("/x.y", "/xzy", False),  # . is literal
+])
+def test_glob_semantics(pattern: str, path: str, hit: bool) -> None:
+    assert bool(re.match(glob_regex(pattern) + r"\Z", path)) is hit
+
+
+def test_first_matching_rule_decides() -> None:
+    e = policy('[[rule]]\npath = "/x/public/**"\naction = "allow"\n'
+               '[[rule]]\npath = "/x/**"\naction = "deny"\n')
+    assert not denies(e, "/x/public/a")
+    assert denies(e, "/x/private")
+    e = policy('[[rule]]\npath = "/x/**"\naction = "deny"\n'
+               '[[rule]]\npath = "/x/public/**"\naction = "allow"\n')
+    assert denies(e, "/x/public/a")
+
+
+def test_access_bits_are_separate() -> None:
+    e = policy('[defaults]\nfile = "deny"\n[[rule]]\npath = "/r/**"\naccess = "read"\n'
+               'action = "allow"\n[[rule]]\nexec = "/bin/*"\naction = "allow"\n')
+    assert not denies(e, "/r/a", READ) and denies(e, "/r/a", WRITE)
+    assert not denies(e, "/bin/ls", EXEC) and denies(e, "/bin/ls", READ)
+    assert e.verdict("/elsewhere", STAT) == (e.policy.default_file, None)
+
+
+def test_check_path_raises_the_rule_errno_and_audits() -> None:
+    out = io.StringIO()
+    e = Enforcer(parse_policy('[[rule]]\npath = "/s"\naccess = "read"\naction = "audit"\n'
+                              '[[rule]]\npath = "/s"\naction = "deny"\nerrno = "EPERM"\n', "p"),
+                 AuditLog(out))
+    with pytest.raises(KernelError) as ei:
+        e.check_path("/s", READ | WRITE, None)
+    assert ei.value.errno == errno.EPERM
+    audit, deny = (json.loads(line) for line in out.getvalue().splitlines())
+    assert (audit["verdict"], audit["access"], audit["rule"]) == ("allow", "read", "rule 1 (p:1)")
+    assert (deny["verdict"], deny["access"], deny["errno"], deny["rule"]) == \
+        ("deny", "write", "EPERM", "rule 2 (p:5)")
+
+
+# syscall rules -------------------------------------------------------------------------------
+class Inode:
+    def __init__(self, mode: int) -> None:
+        self._mode = mode
+
+    def stat(self) -> SimpleNamespace:
+        return SimpleNamespace(mode=self._mode)
+
+
+def fake_task() -> SimpleNamespace:
+    files = {0: SimpleNamespace(inode=Inode(st.S_IFIFO | 0o600)),
+             1: SimpleNamespace(inode=Inode(st.S_IFREG | 0o644)),
+             2: SimpleNamespace(inode=None)}
+    return SimpleNamespace(tid=1, fdt=SimpleNamespace(files=files))
+
+
+def decide(e: Enforcer, name: str, *args: int) -> str:
+    nr = NUMBERS[name]
+    if e.by_nr[nr] is None:
+        return "untouched"
+    action, rule = e.decide(fake_task(), nr, (*args, 0, 0, 0, 0, 0, 0)[:6])  # type: ignore[arg-type]
+    return f"{action.kind}:{rule.index if rule else 'default'}"
+
+
+def test_syscall_rules_in_order_with_argument_conditions() -> None:
+    e = policy('[[rule]]\nsyscall = "ioctl"\nargs.request = "TIOCSTI"\naction = "deny"\n'
+               '[[rule]]\nsyscall = ["clone", "unshare"]\nargs.flags = {any = "CLONE_NEWUSER"}\n'
+               'action = "kill"\n'
+               '[[rule]]\nsyscall = "mmap"\nargs.prot = {all = "PROT_WRITE|PROT_EXEC"}\n'
+               'action = "deny"\n'
+               '[[rule]]\nsyscall = "openat"\nargs.flags = {none = "O_WRONLY|O_RDWR"}\n'
+               'action = "allow"\n'
+               '[[rule]]\nsyscall = "openat"\nargs.flags = {mask = "O_ACCMODE", value = 1}\n'
+               'action = "audit"\n'
+               '[[rule]]\nsyscall = ["read", "write"]\nargs.fd = {kind = ["pipe", "anon"]}\n'
+               'action = "deny"\n'
+               '[[rule]]\nsyscall = "@time"\naction = "fake:0"\n')
+    assert decide(e, "ioctl", 0, 0x5412) == "deny:1"
+    assert decide(e, "ioctl", 0, 0x5413) == "allow:default"
+    assert decide(e, "unshare", 0x10000000 | 0x20000) == "kill:2"
+    assert decide(e, "clone", 0x11) == "allow:default"
+    assert decide(e, "mmap", 0, 4096, 6) == "deny:3"
+    assert decide(e, "mmap", 0, 4096, 4) == "allow:default"
+    assert decide(e, "openat", -100, 0, 0o2000) == "allow:4"  # O_RDONLY|O_APPEND
+    assert decide(e, "openat", -100, 0, 0o101) == "audit:5"  # O_WRONLY|O_CREAT
+    assert decide(e, "openat", -100, 0, 2) == "allow:default"
+    assert decide(e, "read", 0) == "deny:6"  # a pipe
+    assert decide(e, "write", 1) == "allow:default"  # a file
+    assert decide(e, "write", 2) == "deny:6"  # no inode: anon
+    # A closed descriptor is no kind (the call goes on, to fail with EBADF).
+    assert decide(e, "read", 99) == "allow:default"
+    assert decide(e, "read", -1 & 0xFFFFFFFF) == "allow:default"  # int: -1, not 4294967295
+    assert decide(e, "clock_nanosleep") == "fake:7"
+    assert decide(e, "getpid") == "untouched"
+    assert NUMBERS["getpid"] not in e.traps() and NUMBERS["ioctl"] in e.traps()
+
+
+def test_network_rules() -> None:
+    e = policy('[defaults]\nnetwork = "deny"\n'
+               '[[rule]]\nconnect = "127.0.0.2:7000-7010"\naction = "deny"\nerrno = "EPERM"\n'
+               '[[rule]]\nconnect = ["127.0.0.0/8", "[::1]:*"]\naction = "allow"\n'
+               '[[rule]]\nbind = "*:8080"\naction = "allow"\n')
+
+    def verdict(op: int, host: str, port: int) -> int:
+        try:
+            e.check_address(op, 2, host, port)
+        except KernelError as err:
+            return err.errno
+        return 0
+
+    assert verdict(1, "127.0.0.2", 7005) == errno.EPERM
+    assert verdict(1, "::ffff:127.0.0.2", 7005) == errno.EPERM  # v4-mapped is v4
+    assert verdict(1, "127.0.0.2", 7011) == 0
+    assert verdict(1, "::1", 22) == 0
+    assert verdict(1, "10.0.0.1", 80) == errno.EACCES  # the default
+    assert verdict(2, "0.0.0.0", 8080) == 0
+    assert verdict(2, "127.0.0.1", 8081) == errno.EACCES  # connect rules say nothing of bind
