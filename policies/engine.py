@@ -12,9 +12,11 @@ Where each kind of rule is checked, and why there:
   ``/proc/self/fd/N`` name the real target. The supervisor is single-threaded and copied
   the path out of the tracee once, so nothing changes between this check and the use:
   the check-then-use race of ptrace sandboxes that check the path string
-  (Garfinkel, "Traps and Pitfalls", 2003) does not exist here. A literal path in a
-  non-allow rule is also matched by its inode, so a hard link made before the run is
-  caught too.
+  (Garfinkel, "Traps and Pitfalls", 2003) does not exist here.
+- **other names of one file**: the files a non-allow rule names when the run starts (its
+  literal paths, and its globs without ``**`` expanded) are also matched by identity, the
+  host file's (st_dev, st_ino), so a hard link (made before the run, or by a process
+  outside it) or the same file through another mount is caught too.
 - **network rules** where our socket layer turns a sockaddr into a host address
   (``vfs.sockfs.NET.policy_hook``): connect, sendto/sendmsg with an address, bind.
 
@@ -28,7 +30,7 @@ import os
 import re
 import signal
 import stat as st
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from compatd.errors import KernelError
 from policies.model import (
@@ -48,7 +50,7 @@ if TYPE_CHECKING:
     from compatd.kernel.kernel import Kernel
     from compatd.kernel.task import Task
     from policies.audit import AuditLog
-    from vfs.base import Dentry
+    from vfs.base import Dentry, Inode
 
 ACCESS_BITS = (READ, WRITE, EXEC, STAT)
 O_ACCMODE = 3
@@ -132,6 +134,38 @@ def glob_regex(pattern: str) -> str:
 
 def is_literal(pattern: str) -> bool:
     return not any(c in pattern for c in "*?[")
+
+
+# Patterns as components, for what a whole regex cannot answer: which files a pattern
+# names now.
+DOUBLESTAR = None  # a ``**`` component: any number of components, none included
+Component: TypeAlias = "re.Pattern[str] | str | None"  # a glob, a literal name, or ``**``
+EXPAND_LIMIT = 10000  # directory entries looked at per run to find the files globs name
+
+
+def components(pattern: str) -> list[Component]:
+    out: list[Component] = []
+    for c in pattern.split("/"):
+        if c == "**":
+            out.append(DOUBLESTAR)
+        elif c:
+            out.append(c if is_literal(c) else re.compile(glob_regex(c) + r"\Z"))
+    return out
+
+
+def child_path(d: Dentry, name: bytes | None) -> str:
+    """The path the resolver hook is about: ``d``'s, or the name to be made in ``d``."""
+    path = d.path()
+    if name is not None and name not in (b".", b".."):
+        path = (path if path != b"/" else b"") + b"/" + name
+    return path.decode("latin-1")
+
+
+def identity(inode: Inode) -> tuple[int, ...]:
+    """What makes two names one file: the host file's (st_dev, st_ino) when there is one,
+    the same by any mount or hard link; else the inode's key in the model."""
+    host = inode.host_identity()
+    return (0, *host) if host is not None else (1, *inode.key)
 
 
 def fd_kind(task: Task, fd: int) -> str:
@@ -221,9 +255,11 @@ class Enforcer:
                     for r in self.file_rules if r.access & bit]
             self.path_regex[bit] = re.compile("|".join(alts) + r"\Z") if alts else None
         self.rules_by_index = {r.index: r for r in policy.rules}
-        self.literal_paths = {p for r in self.file_rules if r.action.kind != "allow"
-                              for p in r.paths if is_literal(p)}
-        self.identities: dict[tuple[int, int], str] = {}
+        # Every pattern as components, in rule order, for what a whole regex cannot answer.
+        self.patterns = [(r, components(p)) for r in self.file_rules for p in r.paths]
+        # identity() of a file a non-allow rule named at the start -> the path it had.
+        self.identities: dict[tuple[int, ...], str] = {}
+        self.budget = EXPAND_LIMIT  # directory entries learn_identities may still list
         self.networks = {r.index: [(None if a.network is None else ipaddress.ip_network(a.network),
                                     a.port_low, a.port_high) for a in r.addresses]
                          for r in self.net_rules}
@@ -236,19 +272,15 @@ class Enforcer:
         return frozenset(nr for nr in range(MAX_NR + 1) if self.by_nr[nr] is not None)
 
     def attach(self, kernel: Kernel) -> None:
-        """Install the hooks; learn the inodes of literal denied paths (hard links)."""
+        """Learn the files the rules name (hard links), then install the hooks."""
         from vfs import resolver, sockfs
 
         self.kernel = kernel
         if not self.quiet:
+            # Before the hook: these walks are ours, not the program's, and must not be
+            # refused by the very rules they look up.
+            self.learn_identities(kernel.ns.root_dentry())
             resolver.policy_hook = self.check_dentry
-            root = kernel.ns.root_dentry()
-            for p in self.literal_paths:
-                try:
-                    d = resolver.resolve(root, root, p.encode("latin-1"))
-                except KernelError:
-                    continue
-                self.identities[d.inode.key] = p
         if not self.quiet_net:
             sockfs.NET.policy_hook = self.check_address
 
@@ -257,6 +289,49 @@ class Enforcer:
 
         resolver.policy_hook = None
         sockfs.NET.policy_hook = None
+
+    def learn_identities(self, root: Dentry) -> None:
+        """The identity of every file a non-allow rule names now: its literal paths, and
+        what its globs match (listing at most EXPAND_LIMIT entries in all). A ``**``
+        pattern can name a whole tree and is not expanded: a hard link made before the
+        run to a file only such a pattern names is not known."""
+        for rule, comps in self.patterns:
+            if rule.action.kind == "allow" or DOUBLESTAR in comps:
+                continue
+            for path, d in self.expand(root, comps):
+                if not d.inode.is_symlink():  # a rule on a symlink's path is not on its target
+                    self.identities.setdefault(identity(d.inode), path)
+
+    def expand(self, root: Dentry, comps: list[Component]) -> list[tuple[str, Dentry]]:
+        """The existing (path, dentry) pairs a pattern without ``**`` matches; symlinks on
+        the way are followed (the path stays the one written), the last one is not."""
+        from vfs.resolver import resolve
+
+        found: list[tuple[str, Dentry]] = [("", root)]
+        for i, c in enumerate(comps):
+            last = i == len(comps) - 1
+            nxt: list[tuple[str, Dentry]] = []
+            for path, d in found:
+                if isinstance(c, str):
+                    names = [c]
+                else:
+                    try:
+                        entries = list(d.inode.readdir())
+                    except KernelError:
+                        continue
+                    self.budget -= len(entries)
+                    if self.budget < 0:
+                        return []
+                    names = [e.name.decode("latin-1") for e in entries
+                             if c.match(e.name.decode("latin-1"))]
+                for name in names:
+                    try:
+                        child = resolve(root, d, name.encode("latin-1"), follow=not last)
+                    except KernelError:
+                        continue
+                    nxt.append((f"{path}/{name}", child))
+            found = nxt
+        return found
 
     # syscalls ---------------------------------------------------------------------------
     def begin(self, task: Task, nr: int, args: tuple[int, ...]) -> None:
@@ -282,17 +357,18 @@ class Enforcer:
         return action, rule
 
     # files ----------------------------------------------------------------------------------
-    def check_dentry(self, d: Dentry, name: bytes | None) -> None:
-        """The resolver's hook: ``d`` was reached (or ``name`` will be made in ``d``)."""
+    def current(self) -> tuple[Task | None, int]:
+        """The task whose call is being handled, and what that call asks of files."""
         kernel = self.kernel
         task = kernel.current if kernel is not None else None
         call = self.calls.get(task.tid) if task is not None else None
-        opmask = call[2] if call is not None else EXEC  # the first program's exec
-        path = d.path()
-        if name is not None and name not in (b".", b".."):
-            path = (path if path != b"/" else b"") + b"/" + name
-        self.check_path(path.decode("latin-1"), opmask, task,
-                        None if name is not None else d.inode.key)
+        return task, call[2] if call is not None else EXEC  # no call yet: the first exec
+
+    def check_dentry(self, d: Dentry, name: bytes | None) -> None:
+        """The resolver's hook: ``d`` was reached (or ``name`` will be made in ``d``)."""
+        task, opmask = self.current()
+        key = identity(d.inode) if name is None and self.identities else None
+        self.check_path(child_path(d, name), opmask, task, key)
 
     def verdict(self, path: str, bit: int) -> tuple[Action, Rule | None]:
         """What the file rules say of ``bit`` access to ``path``: the first matching rule's
@@ -305,13 +381,13 @@ class Enforcer:
         return rule.action, rule
 
     def check_path(self, path: str, opmask: int, task: Task | None,
-                   key: tuple[int, int] | None = None) -> None:
+                   key: tuple[int, ...] | None = None) -> None:
         """Apply the file rules to ``path`` for every access in ``opmask``: the first
         denying (or killing) verdict wins; audits are logged and go on."""
         names = [path]
         alias = self.identities.get(key) if key is not None else None
         if alias is not None and alias != path:
-            names.append(alias)  # the same inode as a literal path a rule names
+            names.append(alias)  # the same file as one a rule named at the start
         for bit in ACCESS_BITS:
             if not opmask & bit:
                 continue

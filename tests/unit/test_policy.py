@@ -1,13 +1,18 @@
 """The policy loader (TOML to rules, and what it says of a bad file) and the engine (globs,
-first match, argument conditions, addresses)."""
+first match, argument conditions, addresses, and the other names of a denied file)."""
 
 from __future__ import annotations
 
 import errno
 import io
 import json
+import os
 import re
+import shutil
 import stat as st
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -18,6 +23,10 @@ from policies.engine import Enforcer, glob_regex
 from policies.load import PolicyError, parse_policy
 from policies.model import EXEC, READ, STAT, WRITE, AddressPattern
 from syscalls.numbers import NUMBERS
+from tests.unit.fakeplatform import FakeMemory
+from vfs import ops
+from vfs.flags import O_PATH, O_RDONLY
+from vfs.namespace import default_namespace
 
 
 def policy(text: str) -> Enforcer:
@@ -245,3 +254,72 @@ def test_network_rules() -> None:
     assert verdict(1, "10.0.0.1", 80) == errno.EACCES  # the default
     assert verdict(2, "0.0.0.0", 8080) == 0
     assert verdict(2, "127.0.0.1", 8081) == errno.EACCES  # connect rules say nothing of bind
+
+
+# other names of a file ----------------------------------------------------------------------
+ROOT = SimpleNamespace(fsuid=0, fsgid=0, groups=[], in_group=lambda g: g == 0)
+TASK = SimpleNamespace(tid=1, group=SimpleNamespace(tgid=1), mem=FakeMemory())
+
+
+@pytest.fixture
+def scene() -> Iterator[SimpleNamespace]:
+    """The default namespace over a host directory: the cwd bound read-write, a vault of
+    secrets beside it on the overlay's host layer."""
+    base = Path(tempfile.mkdtemp(prefix="compatd-policy-", dir="/var/tmp"))
+    cwd, vault = base / "cwd", base / "vault"
+    cwd.mkdir()
+    vault.mkdir()
+    (vault / "secret.txt").write_text("secret\n")
+    (vault / "key.pem").write_text("key\n")
+    (vault / "public.txt").write_text("public\n")
+    os.link(vault / "secret.txt", cwd / "prelinked")
+    os.link(vault / "key.pem", cwd / "key-link")
+    ns = default_namespace(bytes(cwd))
+    root = ns.root_dentry()
+    start = ops.lookup(ops.PathContext(root, root, ROOT, 0o22), bytes(cwd))
+    yield SimpleNamespace(base=base, cwd=cwd, vault=vault, ns=ns,
+                          ctx=ops.PathContext(root, start, ROOT, 0o22))
+    shutil.rmtree(base)
+
+
+@pytest.fixture
+def attached(scene: SimpleNamespace) -> Iterator[tuple[Enforcer, io.StringIO]]:
+    """The secret denied by literal path, the .pem files by glob for reading, the cwd
+    allowed: hooks installed as for a run whose current call ``during`` sets."""
+    out = io.StringIO()
+    e = Enforcer(parse_policy(
+        f'[[rule]]\npath = "{scene.vault}/secret.txt"\naction = "deny"\n'
+        f'[[rule]]\npath = "{scene.vault}/*.pem"\naccess = "read"\naction = "deny"\n'
+        f'[[rule]]\npath = "{scene.cwd}/**"\naction = "allow"\n', "p"), AuditLog(out))
+    e.attach(SimpleNamespace(ns=scene.ns, current=TASK))  # type: ignore[arg-type]
+    yield e, out
+    e.detach()
+
+
+def during(e: Enforcer, name: str, *args: int) -> None:
+    """The call TASK is making, for what it asks of the paths (Enforcer.begin)."""
+    e.begin(TASK, NUMBERS[name], (*args, 0, 0, 0, 0, 0, 0)[:6])  # type: ignore[arg-type]
+
+
+def refused(fn, *args) -> None:
+    with pytest.raises(KernelError) as ei:
+        fn(*args)
+    assert ei.value.errno == errno.EACCES, ei.value
+
+
+def test_other_names_of_a_denied_file(scene: SimpleNamespace, attached) -> None:
+    e, out = attached
+    assert out.getvalue() == ""  # learning the files is not a denial
+    # Hard links made before the start, in another mount (the cwd's bind), to files named
+    # by a literal path and by a glob; the public file beside them stays readable.
+    during(e, "openat", -100, 0, O_RDONLY)
+    refused(ops.open, scene.ctx, b"prelinked", O_RDONLY)
+    refused(ops.open, scene.ctx, b"key-link", O_RDONLY)
+    ops.open(scene.ctx, bytes(scene.vault / "public.txt"), O_RDONLY).release()
+    # One made now, by someone outside: the same host file.
+    os.link(scene.vault / "secret.txt", scene.cwd / "later")
+    refused(ops.open, scene.ctx, b"later", O_RDONLY)
+    # The .pem rule is for reading: its file may be named (O_PATH asks for stat only).
+    during(e, "openat", -100, 0, O_PATH)
+    ops.open(scene.ctx, b"key-link", O_PATH).release()
+    refused(ops.open, scene.ctx, b"prelinked", O_PATH)
