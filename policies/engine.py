@@ -16,7 +16,11 @@ Where each kind of rule is checked, and why there:
 - **other names of one file**: the files a non-allow rule names when the run starts (its
   literal paths, and its globs without ``**`` expanded) are also matched by identity, the
   host file's (st_dev, st_ino), so a hard link (made before the run, or by a process
-  outside it) or the same file through another mount is caught too.
+  outside it) or the same file through another mount is caught too. ``rename`` and
+  ``link`` give a file (or a directory and everything under it) a new name:
+  ``ops.policy_rename_hook`` refuses a new name that a rule on the old one would not
+  follow, as AppArmor requires of link and rename, so no rename of a file or of a
+  directory above it takes it out of its rule.
 - **network rules** where our socket layer turns a sockaddr into a host address
   (``vfs.sockfs.NET.policy_hook``): connect, sendto/sendmsg with an address, bind.
 
@@ -136,8 +140,8 @@ def is_literal(pattern: str) -> bool:
     return not any(c in pattern for c in "*?[")
 
 
-# Patterns as components, for what a whole regex cannot answer: which files a pattern
-# names now.
+# Patterns as components, for the questions a whole regex cannot answer: what a pattern can
+# still match below a directory (rename of a directory), and which files it names now.
 DOUBLESTAR = None  # a ``**`` component: any number of components, none included
 Component: TypeAlias = "re.Pattern[str] | str | None"  # a glob, a literal name, or ``**``
 EXPAND_LIMIT = 10000  # directory entries looked at per run to find the files globs name
@@ -151,6 +155,55 @@ def components(pattern: str) -> list[Component]:
         elif c:
             out.append(c if is_literal(c) else re.compile(glob_regex(c) + r"\Z"))
     return out
+
+
+def split_path(path: str) -> list[str]:
+    return [c for c in path.split("/") if c]
+
+
+def _closure(comps: list[Component], states: set[int]) -> frozenset[int]:
+    """``**`` may match no component: a state before one is also the state after it."""
+    out = set(states)
+    todo = list(states)
+    while todo:
+        i = todo.pop()
+        if i < len(comps) and comps[i] is DOUBLESTAR and i + 1 not in out:
+            out.add(i + 1)
+            todo.append(i + 1)
+    return frozenset(out)
+
+
+def residual(comps: list[Component], path: list[str]) -> frozenset[int]:
+    """Where a pattern can stand after matching ``path``'s components: the indexes of the
+    pattern components left to match (an NFA's states). An index below ``len(comps)``
+    means the pattern can still match something below ``path``. For two directories,
+    ``residual(p, a) <= residual(p, b)`` means every path under ``a`` the pattern matches
+    has its counterpart under ``b`` matched too."""
+    states = _closure(comps, {0})
+    for name in path:
+        nxt = set()
+        for i in states:
+            if i == len(comps):
+                continue
+            c = comps[i]
+            if c is DOUBLESTAR:
+                nxt.add(i)
+            elif c == name if isinstance(c, str) else c.match(name):
+                nxt.add(i + 1)
+        if not nxt:
+            return frozenset()
+        states = _closure(comps, nxt)
+    return states
+
+
+def below(comps: list[Component], states: frozenset[int]) -> bool:
+    """Can the pattern, standing at ``states``, match something below that directory?"""
+    return any(i < len(comps) for i in states)
+
+
+def binds(action: Action) -> bool:
+    """A verdict that stops the access (deny, kill), as opposed to allow and audit."""
+    return action.kind in ("deny", "kill")
 
 
 def child_path(d: Dentry, name: bytes | None) -> str:
@@ -273,7 +326,7 @@ class Enforcer:
 
     def attach(self, kernel: Kernel) -> None:
         """Learn the files the rules name (hard links), then install the hooks."""
-        from vfs import resolver, sockfs
+        from vfs import ops, resolver, sockfs
 
         self.kernel = kernel
         if not self.quiet:
@@ -281,13 +334,15 @@ class Enforcer:
             # refused by the very rules they look up.
             self.learn_identities(kernel.ns.root_dentry())
             resolver.policy_hook = self.check_dentry
+            ops.policy_rename_hook = self.check_new_name
         if not self.quiet_net:
             sockfs.NET.policy_hook = self.check_address
 
     def detach(self) -> None:
-        from vfs import resolver, sockfs
+        from vfs import ops, resolver, sockfs
 
         resolver.policy_hook = None
+        ops.policy_rename_hook = None
         sockfs.NET.policy_hook = None
 
     def learn_identities(self, root: Dentry) -> None:
@@ -395,6 +450,49 @@ class Enforcer:
                 action, rule = self.verdict(p, bit)
                 if action.kind != "allow":
                     self.enforce(task, action, rule, path=p, access=bit)
+
+    def check_new_name(self, old: Dentry, old_name: bytes | None, new: Dentry, new_name: bytes,
+                       is_dir: bool) -> None:
+        """``ops.policy_rename_hook``: rename or link is about to give the file ``old`` (or
+        ``old_name`` in it) the name ``new_name`` in directory ``new``; a directory takes
+        everything under it along. The resolver checked each name for the call itself;
+        here the new name must not lose a denial the old one has, for any access, or a
+        rename would be the way out of a rule (``mv secret x; cat x``, or ``mv dir d2;
+        cat d2/secret`` for a rule on ``dir/secret*``). A loss under a directory is
+        recorded as ``DIR/**``. Audit rules bind no name and are not carried along."""
+        task, _ = self.current()
+        old_path, new_path = child_path(old, old_name), child_path(new, new_name)
+        old_parts, new_parts = split_path(old_path), split_path(new_path)
+        for bit in ACCESS_BITS:
+            action, rule = self.verdict(old_path, bit)
+            if binds(action) and not binds(self.verdict(new_path, bit)[0]):
+                self.enforce(task, action, rule, path=old_path, access=bit)
+            lost = self.subtree_loses(old_parts, new_parts, bit) if is_dir else None
+            if lost is not None:
+                self.enforce(task, *lost, path=old_path + "/**", access=bit)
+
+    def subtree_loses(self, old: list[str], new: list[str],
+                      bit: int) -> tuple[Action, Rule | None] | None:
+        """Would moving directory ``old`` to ``new`` take some path below it out of a
+        denial of ``bit``? None if not, else the verdict it would lose. Per pattern, in
+        rule order: a binding pattern must match under ``new`` at least what it matched
+        under ``old``; and since the first match wins, a pattern that does not bind must
+        not match anything new under ``new`` ahead of a binding pattern (or a binding
+        default) that covers something under ``old``."""
+        shadow = False  # a non-binding pattern matches more under new than under old
+        for rule, comps in self.patterns:
+            if not rule.access & bit:
+                continue
+            was = residual(comps, old)
+            now = residual(comps, new)
+            if binds(rule.action):
+                if below(comps, was) and (shadow or not was <= now):
+                    return rule.action, rule
+            elif below(comps, now) and not now <= was:
+                shadow = True
+        if shadow and binds(self.policy.default_file):
+            return self.policy.default_file, None
+        return None
 
     # network ---------------------------------------------------------------------------
     def check_address(self, op: int, family: int, host: str, port: int) -> None:

@@ -1,5 +1,6 @@
 """The policy loader (TOML to rules, and what it says of a bad file) and the engine (globs,
-first match, argument conditions, addresses, and the other names of a denied file)."""
+first match, argument conditions, addresses, and the checks that keep other names of a
+denied file out of reach: identities, renames)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import pytest
 
 from compatd.errors import KernelError
 from policies.audit import AuditLog
-from policies.engine import Enforcer, glob_regex
+from policies.engine import Enforcer, components, glob_regex, residual, split_path
 from policies.load import PolicyError, parse_policy
 from policies.model import EXEC, READ, STAT, WRITE, AddressPattern
 from syscalls.numbers import NUMBERS
@@ -323,3 +324,60 @@ def test_other_names_of_a_denied_file(scene: SimpleNamespace, attached) -> None:
     during(e, "openat", -100, 0, O_PATH)
     ops.open(scene.ctx, b"key-link", O_PATH).release()
     refused(ops.open, scene.ctx, b"prelinked", O_PATH)
+
+
+# new names: rename and link ---------------------------------------------------------------
+def loses(e: Enforcer, old: str, new: str, bit: int = READ) -> bool:
+    return e.subtree_loses(split_path(old), split_path(new), bit) is not None
+
+
+def test_residual_follows_a_pattern_below_a_directory() -> None:
+    comps = components("/home/*/.ssh/**")
+    assert residual(comps, split_path("/home/alice")) == {2}
+    assert residual(comps, split_path("/home/alice/.ssh")) == {3, 4}
+    assert residual(comps, split_path("/etc")) == frozenset()
+
+
+def test_directory_renames_keep_what_is_below_under_its_rule() -> None:
+    e = policy('[[rule]]\npath = "/home/*/.ssh/**"\naction = "deny"\n'
+               '[[rule]]\npath = "/x/vault/secret.txt"\naction = "deny"\n')
+    assert not loses(e, "/home/alice", "/home/bob")  # the keys are still under a .ssh
+    assert loses(e, "/home/alice/.ssh", "/home/alice/ssh2")
+    assert loses(e, "/home", "/homes")
+    assert loses(e, "/x/vault", "/x/vault-moved")
+    assert not loses(e, "/x/other", "/x/other2")
+    assert not loses(e, "/tmp/a", "/tmp/b")
+
+
+def test_directory_renames_and_first_match() -> None:
+    # An allow rule that would match more under the new name shadows the deny after it.
+    e = policy('[[rule]]\npath = "/pub/**"\naction = "allow"\n'
+               '[[rule]]\npath = "/**/secret"\naction = "deny"\n')
+    assert loses(e, "/a", "/pub/a")
+    assert not loses(e, "/a", "/b")
+    # Deny by default: an allowed tree must not take in a denied one.
+    e = policy('[defaults]\nfile = "deny"\n[[rule]]\npath = "/work/**"\naction = "allow"\n')
+    assert loses(e, "/data", "/work/data")
+    assert not loses(e, "/work/a", "/work/b/c")
+
+
+def test_renames_and_links_keep_their_rule(scene: SimpleNamespace, attached) -> None:
+    e, out = attached
+    vault = bytes(scene.vault)
+    # The .pem rule is for reading only: renaming, a write, is allowed, but not to a name
+    # the rule does not cover.
+    during(e, "rename")
+    refused(ops.rename, scene.ctx, vault + b"/key.pem", scene.ctx, vault + b"/key.txt")
+    ops.rename(scene.ctx, vault + b"/key.pem", scene.ctx, vault + b"/other.pem")
+    # The secret's directory cannot move: the file's path would leave its rule.
+    refused(ops.rename, scene.ctx, vault, scene.ctx, vault + b"-moved")
+    # A link by descriptor (linkat AT_EMPTY_PATH) is a new name too.
+    during(e, "newfstatat")
+    src = ops.lookup(scene.ctx, vault + b"/other.pem")
+    during(e, "linkat")
+    refused(ops.link_dentry, src, scene.ctx, vault + b"/other.txt")
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [(r["syscall"], r["path"], r["access"]) for r in records] == [
+        ("rename", f"{scene.vault}/key.pem", "read"),
+        ("rename", f"{scene.vault}/**", "read"),
+        ("linkat", f"{scene.vault}/other.pem", "read")]
