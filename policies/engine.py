@@ -12,7 +12,9 @@ Where each kind of rule is checked, and why there:
   ``/proc/self/fd/N`` name the real target. The supervisor is single-threaded and copied
   the path out of the tracee once, so nothing changes between this check and the use:
   the check-then-use race of ptrace sandboxes that check the path string
-  (Garfinkel, "Traps and Pitfalls", 2003) does not exist here.
+  (Garfinkel, "Traps and Pitfalls", 2003) does not exist here. A call that names a file
+  by descriptor (``AT_EMPTY_PATH``, execveat, fchmod) reaches it as a walk would, through
+  the same hook.
 - **other names of one file**: the files a non-allow rule names when the run starts (its
   literal paths, and its globs without ``**`` expanded) are also matched by identity, the
   host file's (st_dev, st_ino), so a hard link (made before the run, or by a process
@@ -80,6 +82,8 @@ for _name in ("link", "linkat"):
     OPMASK[NUMBERS[_name]] = READ | WRITE
 for _name in ("execve", "execveat", "uselib"):
     OPMASK[NUMBERS[_name]] = EXEC
+for _name in ("fchmod", "fchown"):
+    OPMASK[NUMBERS[_name]] = WRITE  # the file is named by a descriptor: chmod by another way
 for _name in ("inotify_add_watch", "fanotify_mark", "open_by_handle_at"):
     OPMASK[NUMBERS[_name]] = READ
 # flags argument index of the open family (openat2's are in struct open_how).

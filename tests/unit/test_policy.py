@@ -381,3 +381,54 @@ def test_renames_and_links_keep_their_rule(scene: SimpleNamespace, attached) -> 
         ("rename", f"{scene.vault}/key.pem", "read"),
         ("rename", f"{scene.vault}/**", "read"),
         ("linkat", f"{scene.vault}/other.pem", "read")]
+
+
+# files named by descriptor ------------------------------------------------------------------
+def test_calls_on_a_descriptor_are_checked_on_its_file() -> None:
+    """What is done with a descriptor is checked on its file as if a walk had reached it:
+    fchmod, and *at calls with AT_EMPTY_PATH (fchownat, newfstatat, linkat, execveat, which
+    runs the file itself rather than whatever its path names by then)."""
+    from compatd.kernel.kernel import Kernel
+    from tests.unit.fakeplatform import FakePlatform
+    from tests.unit.test_kernel import FakePlan, Sink
+    from vfs.flags import O_CREAT, O_WRONLY
+    from vfs.mount import MountTable
+    from vfs.tmpfs import TmpFS
+
+    at_fdcwd, at_empty_path = -100 & 0xFFFFFFFF, 0x1000
+    ns = MountTable(TmpFS())
+    root = ns.root_dentry()
+    for name in (b"/secret", b"/kept"):
+        ops.open(ops.PathContext(root, root, ROOT, 0o22), name, O_CREAT | O_WRONLY,
+                 0o755).release()
+    platform = FakePlatform([])
+    mem = platform.mem
+    secret, kept, copy = mem.alloc(b"/secret\0"), mem.alloc(b"/kept\0"), mem.alloc(b"/copy\0")
+    empty, statbuf = mem.alloc(b"\0"), mem.alloc(bytes(144))
+    platform.calls = [
+        ("openat", (at_fdcwd, kept, O_RDONLY)),  # 3: reading /kept is allowed
+        ("fchmod", (3, 0o700)),
+        ("fchownat", (3, empty, 0, 0, at_empty_path)),
+        ("newfstatat", (3, empty, statbuf, at_empty_path)),
+        ("openat", (at_fdcwd, secret, O_PATH)),  # 4: naming /secret is allowed
+        ("newfstatat", (4, empty, statbuf, at_empty_path)),
+        ("linkat", (4, empty, at_fdcwd, copy, at_empty_path)),
+        ("execveat", (4, empty, 0, 0, at_empty_path)),
+    ]
+    out = io.StringIO()
+    enforcer = Enforcer(parse_policy(
+        '[[rule]]\npath = "/secret"\naccess = ["read", "exec"]\naction = "deny"\n'
+        '[[rule]]\npath = "/kept"\naccess = ["write", "stat"]\naction = "deny"\n', "p"),
+        AuditLog(out))
+    kernel = Kernel(platform, ns, strict=True, enforcer=enforcer)
+    kernel.start(FakePlan(), root, {0: Sink(), 1: Sink(), 2: Sink()})
+    kernel.tasks[FakePlatform.TID].pending_exec = None
+    kernel.run()
+    enforcer.detach()
+    assert platform.results == [3, -errno.EACCES, -errno.EACCES, -errno.EACCES, 4, 0,
+                                -errno.EACCES, -errno.EACCES]
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [(r["syscall"], r["path"], r["access"]) for r in records] == [
+        ("fchmod", "/kept", "write"), ("fchownat", "/kept", "write"),
+        ("newfstatat", "/kept", "stat"), ("linkat", "/secret", "read"),
+        ("execveat", "/secret", "exec")]
