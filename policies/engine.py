@@ -23,6 +23,9 @@ Where each kind of rule is checked, and why there:
   ``ops.policy_rename_hook`` refuses a new name that a rule on the old one would not
   follow, as AppArmor requires of link and rename, so no rename of a file or of a
   directory above it takes it out of its rule.
+- **descriptors from outside** (SCM_RIGHTS on a host socket) before they are installed
+  (``sockfs.NET.receive_hook``, Linux's security_file_receive): named by their host path
+  and checked for their access mode; a refused one is not installed (MSG_CTRUNC).
 - **network rules** where our socket layer turns a sockaddr into a host address
   (``vfs.sockfs.NET.policy_hook``): connect, sendto/sendmsg with an address, bind.
 
@@ -31,6 +34,7 @@ First matching rule wins; a call no rule matches gets the category's default.
 
 from __future__ import annotations
 
+import fcntl
 import ipaddress
 import os
 import re
@@ -339,6 +343,7 @@ class Enforcer:
             self.learn_identities(kernel.ns.root_dentry())
             resolver.policy_hook = self.check_dentry
             ops.policy_rename_hook = self.check_new_name
+            sockfs.NET.receive_hook = self.check_received
         if not self.quiet_net:
             sockfs.NET.policy_hook = self.check_address
 
@@ -348,6 +353,7 @@ class Enforcer:
         resolver.policy_hook = None
         ops.policy_rename_hook = None
         sockfs.NET.policy_hook = None
+        sockfs.NET.receive_hook = None
 
     def learn_identities(self, root: Dentry) -> None:
         """The identity of every file a non-allow rule names now: its literal paths, and
@@ -497,6 +503,24 @@ class Enforcer:
         if shadow and binds(self.policy.default_file):
             return self.policy.default_file, None
         return None
+
+    def check_received(self, hfd: int) -> None:
+        """``sockfs.NET.receive_hook``: a host descriptor arrived with SCM_RIGHTS from a
+        process outside (Linux's security_file_receive). It is named by its host path,
+        which the default mounts show at the same path, and by its identity (a hard link
+        of a denied file is that file); a descriptor with no path (socket, pipe) passes."""
+        try:
+            target = os.readlink(f"/proc/self/fd/{hfd}".encode())
+            flags = fcntl.fcntl(hfd, fcntl.F_GETFL)
+            s = os.fstat(hfd)
+        except OSError:
+            return
+        if not target.startswith(b"/"):
+            return
+        task, _ = self.current()
+        opmask = STAT if flags & O_PATH else open_opmask(flags & O_ACCMODE)
+        self.check_path(target.removesuffix(b" (deleted)").decode("latin-1"), opmask, task,
+                        (0, s.st_dev, s.st_ino))
 
     # network ---------------------------------------------------------------------------
     def check_address(self, op: int, family: int, host: str, port: int) -> None:

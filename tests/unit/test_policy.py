@@ -1,6 +1,6 @@
 """The policy loader (TOML to rules, and what it says of a bad file) and the engine (globs,
 first match, argument conditions, addresses, and the checks that keep other names of a
-denied file out of reach: identities, renames)."""
+denied file out of reach: identities, renames, received descriptors)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import stat as st
 import tempfile
 from collections.abc import Iterator
@@ -381,6 +382,26 @@ def test_renames_and_links_keep_their_rule(scene: SimpleNamespace, attached) -> 
         ("rename", f"{scene.vault}/key.pem", "read"),
         ("rename", f"{scene.vault}/**", "read"),
         ("linkat", f"{scene.vault}/other.pem", "read")]
+
+
+# received descriptors ------------------------------------------------------------------------
+def test_received_descriptors(scene: SimpleNamespace, attached) -> None:
+    e, _ = attached
+    during(e, "recvmsg")
+    fds = [os.open(scene.vault / "secret.txt", O_RDONLY), os.open(scene.cwd / "prelinked", O_PATH),
+           os.open(scene.vault / "key.pem", O_PATH), os.open(scene.vault / "public.txt", O_RDONLY)]
+    a, b = socket.socketpair()
+    try:
+        refused(e.check_received, fds[0])
+        refused(e.check_received, fds[1])  # by identity; the rule denies even stat
+        e.check_received(fds[2])  # O_PATH: the .pem rule is for reading
+        e.check_received(fds[3])
+        e.check_received(a.fileno())  # no path: nothing a file rule can name
+    finally:
+        for fd in fds:
+            os.close(fd)
+        a.close()
+        b.close()
 
 
 # files named by descriptor ------------------------------------------------------------------
