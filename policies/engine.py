@@ -86,7 +86,7 @@ for _name in ("link", "linkat"):
     OPMASK[NUMBERS[_name]] = READ | WRITE
 for _name in ("execve", "execveat", "uselib"):
     OPMASK[NUMBERS[_name]] = EXEC
-for _name in ("fchmod", "fchown"):
+for _name in ("fchmod", "fchown", "fsetxattr", "fremovexattr"):
     OPMASK[NUMBERS[_name]] = WRITE  # the file is named by a descriptor: chmod by another way
 for _name in ("inotify_add_watch", "fanotify_mark", "open_by_handle_at"):
     OPMASK[NUMBERS[_name]] = READ

@@ -407,8 +407,8 @@ def test_received_descriptors(scene: SimpleNamespace, attached) -> None:
 # files named by descriptor ------------------------------------------------------------------
 def test_calls_on_a_descriptor_are_checked_on_its_file() -> None:
     """What is done with a descriptor is checked on its file as if a walk had reached it:
-    fchmod, and *at calls with AT_EMPTY_PATH (fchownat, newfstatat, linkat, execveat, which
-    runs the file itself rather than whatever its path names by then)."""
+    fchmod, fsetxattr, and *at calls with AT_EMPTY_PATH (fchownat, newfstatat, linkat,
+    execveat, which runs the file itself rather than whatever its path names by then)."""
     from compatd.kernel.kernel import Kernel
     from tests.unit.fakeplatform import FakePlatform
     from tests.unit.test_kernel import FakePlan, Sink
@@ -425,10 +425,11 @@ def test_calls_on_a_descriptor_are_checked_on_its_file() -> None:
     platform = FakePlatform([])
     mem = platform.mem
     secret, kept, copy = mem.alloc(b"/secret\0"), mem.alloc(b"/kept\0"), mem.alloc(b"/copy\0")
-    empty, statbuf = mem.alloc(b"\0"), mem.alloc(bytes(144))
+    empty, statbuf, xname = mem.alloc(b"\0"), mem.alloc(bytes(144)), mem.alloc(b"user.x\0")
     platform.calls = [
         ("openat", (at_fdcwd, kept, O_RDONLY)),  # 3: reading /kept is allowed
         ("fchmod", (3, 0o700)),
+        ("fsetxattr", (3, xname, xname, 4, 0)),
         ("fchownat", (3, empty, 0, 0, at_empty_path)),
         ("newfstatat", (3, empty, statbuf, at_empty_path)),
         ("openat", (at_fdcwd, secret, O_PATH)),  # 4: naming /secret is allowed
@@ -446,10 +447,11 @@ def test_calls_on_a_descriptor_are_checked_on_its_file() -> None:
     kernel.tasks[FakePlatform.TID].pending_exec = None
     kernel.run()
     enforcer.detach()
-    assert platform.results == [3, -errno.EACCES, -errno.EACCES, -errno.EACCES, 4, 0,
-                                -errno.EACCES, -errno.EACCES]
+    assert platform.results == [3, -errno.EACCES, -errno.EACCES, -errno.EACCES, -errno.EACCES,
+                                4, 0, -errno.EACCES, -errno.EACCES]
     records = [json.loads(line) for line in out.getvalue().splitlines()]
     assert [(r["syscall"], r["path"], r["access"]) for r in records] == [
-        ("fchmod", "/kept", "write"), ("fchownat", "/kept", "write"),
+        ("fchmod", "/kept", "write"), ("fsetxattr", "/kept", "write"),
+        ("fchownat", "/kept", "write"),
         ("newfstatat", "/kept", "stat"), ("linkat", "/secret", "read"),
         ("execveat", "/secret", "exec")]
