@@ -24,8 +24,9 @@ Where each kind of rule is checked, and why there:
   follow, as AppArmor requires of link and rename, so no rename of a file or of a
   directory above it takes it out of its rule.
 - **descriptors from outside** (SCM_RIGHTS on a host socket) before they are installed
-  (``sockfs.NET.receive_hook``, Linux's security_file_receive): named by their host path
-  and checked for their access mode; a refused one is not installed (MSG_CTRUNC).
+  (``sockfs.NET.receive_hook``, Linux's security_file_receive): a file named by its host
+  path and checked for its access mode, a socket by its connection (the peer as a
+  connect); a refused one is not installed (MSG_CTRUNC).
 - **network rules** where our socket layer turns a sockaddr into a host address
   (``vfs.sockfs.NET.policy_hook``): connect, sendto/sendmsg with an address, bind.
 
@@ -39,12 +40,14 @@ import ipaddress
 import os
 import re
 import signal
+import socket
 import stat as st
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from compatd.errors import KernelError
 from policies.model import (
     BIND,
+    CONNECT,
     EXEC,
     READ,
     STAT,
@@ -343,9 +346,10 @@ class Enforcer:
             self.learn_identities(kernel.ns.root_dentry())
             resolver.policy_hook = self.check_dentry
             ops.policy_rename_hook = self.check_new_name
-            sockfs.NET.receive_hook = self.check_received
         if not self.quiet_net:
             sockfs.NET.policy_hook = self.check_address
+        if not (self.quiet and self.quiet_net):
+            sockfs.NET.receive_hook = self.check_received
 
     def detach(self) -> None:
         from vfs import ops, resolver, sockfs
@@ -506,13 +510,17 @@ class Enforcer:
 
     def check_received(self, hfd: int) -> None:
         """``sockfs.NET.receive_hook``: a host descriptor arrived with SCM_RIGHTS from a
-        process outside (Linux's security_file_receive). It is named by its host path,
+        process outside (Linux's security_file_receive). A file is named by its host path,
         which the default mounts show at the same path, and by its identity (a hard link
-        of a denied file is that file); a descriptor with no path (socket, pipe) passes."""
+        of a denied file is that file), and checked for its access mode; a socket, by the
+        connection it carries; a pipe or an anonymous file has nothing a rule names."""
         try:
+            s = os.fstat(hfd)
+            if st.S_ISSOCK(s.st_mode):
+                self.check_received_socket(hfd)
+                return
             target = os.readlink(f"/proc/self/fd/{hfd}".encode())
             flags = fcntl.fcntl(hfd, fcntl.F_GETFL)
-            s = os.fstat(hfd)
         except OSError:
             return
         if not target.startswith(b"/"):
@@ -521,6 +529,32 @@ class Enforcer:
         opmask = STAT if flags & O_PATH else open_opmask(flags & O_ACCMODE)
         self.check_path(target.removesuffix(b" (deleted)").decode("latin-1"), opmask, task,
                         (0, s.st_dev, s.st_ino))
+
+    def check_received_socket(self, hfd: int) -> None:
+        """A socket from outside is as good as its connection: an IP socket's peer is
+        checked as a connect to it, a listener's address as a bind, an AF_UNIX peer's path
+        as connecting to that socket file (a write). Else a process outside could connect
+        to a denied address and hand the sandbox the connection."""
+        sock = socket.socket(fileno=os.dup(hfd))  # a duplicate: closing it leaves hfd open
+        try:
+            family = sock.family
+            local = sock.getsockname()
+            try:
+                peer = sock.getpeername()
+            except OSError:
+                peer = None
+        except OSError:
+            return
+        finally:
+            sock.close()
+        if family in (socket.AF_INET, socket.AF_INET6):
+            if peer is not None:
+                self.check_address(CONNECT, family, peer[0], peer[1])
+            elif local[1]:
+                self.check_address(BIND, family, local[0], local[1])
+        elif family == socket.AF_UNIX and isinstance(peer, str) and peer.startswith("/"):
+            task, _ = self.current()
+            self.check_path(peer, WRITE, task)
 
     # network ---------------------------------------------------------------------------
     def check_address(self, op: int, family: int, host: str, port: int) -> None:

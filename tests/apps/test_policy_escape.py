@@ -36,7 +36,7 @@ import shutil
 import socket
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -133,10 +133,9 @@ class Helper:
         self.thread.join(timeout=30)
 
 
-def fd_passer(scene: Scene) -> Helper:
-    """A process outside the sandbox (this test) that opens the secret and passes the
-    descriptor to whoever connects to its AF_UNIX socket."""
-    path = scene.cwd / "passer.sock"
+def fd_passer(path: Path, opener: Callable[[], int]) -> Helper:
+    """A process outside the sandbox (this test) that passes a descriptor it opened
+    (``opener``) to whoever connects to its AF_UNIX socket at ``path``."""
     srv = socket.socket(socket.AF_UNIX)
     srv.bind(str(path))
     srv.listen()
@@ -148,7 +147,7 @@ def fd_passer(scene: Scene) -> Helper:
                 conn, _ = srv.accept()
             except TimeoutError:
                 return
-            fd = os.open(scene.secret, os.O_RDONLY)
+            fd = opener()
             with conn:
                 socket.send_fds(conn, [b"x"], [fd])
                 conn.recv(1)  # until the other side is done
@@ -169,7 +168,7 @@ def run_attempt(escape: Path, scene: Scene, mode: str, prefix: list[str]) -> Res
     elif mode == "interp":
         args.append(str(interp_program(scene)))
     elif mode == "fdpass":
-        helper = fd_passer(scene)
+        helper = fd_passer(scene.cwd / "passer.sock", lambda: os.open(scene.secret, os.O_RDONLY))
         args += helper.args
     result = run_in(prefix + args, scene.cwd)
     if helper is not None:
@@ -265,17 +264,39 @@ def listener() -> Iterator[int]:
 
 
 def test_connect_to_denied_address(escape_bin: Path, apps_runner: Runner, listener: int) -> None:
+    """connect to a denied address, and take a connection to it from a process outside
+    (an fd passed over AF_UNIX): natively both talk to the listener; under compatd the
+    first fails with the rule's errno, the second descriptor is not installed."""
     area = apps_runner.new_area("escape-connect")
     policy = area / "policy.toml"
     audit = area / "audit.jsonl"
     address = f"127.0.0.2:{listener}"
     policy.write_text(f'[[rule]]\nconnect = "{address}"\naction = "deny"\n'
                       'errno = "EKEYREJECTED"\n')
-    args = [str(escape_bin), "connect", "-", "127.0.0.2", str(listener)]
-    native = run_in(args, area)
-    assert b"GOT: HELLO from the denied address" in native.stdout, text(native)
-    ours = run_in(compatd_with("--policy", str(policy), "--audit", str(audit)) + args, area)
-    assert b"HELLO" not in ours.stdout and DENIED in text(ours), text(ours)
-    records = [json.loads(line) for line in audit.read_text().splitlines()]
-    assert any(r["verdict"] == "deny" and r["address"] == address and r["op"] == "connect"
-               and r["rule"] == f"rule 1 ({policy}:1)" for r in records), records
+    ours = compatd_with("--policy", str(policy), "--audit", str(audit))
+
+    def attempt(mode: str, prefix: list[str]) -> str:
+        args = [str(escape_bin), mode, "-"]
+        helper = None
+        if mode == "connect":
+            args += ["127.0.0.2", str(listener)]
+        else:
+            sock = area / "passer.sock"
+            sock.unlink(missing_ok=True)
+            helper = fd_passer(sock, lambda: socket.create_connection(
+                ("127.0.0.2", listener)).detach())
+            args += helper.args
+        result = run_in(prefix + args, area)
+        if helper is not None:
+            helper.join()
+        return text(result)
+
+    for mode, refusal in (("connect", DENIED), ("fdpass", "no descriptor received")):
+        native = attempt(mode, [])
+        assert "GOT: HELLO from the denied address" in native, native
+        out = attempt(mode, ours)
+        assert "HELLO" not in out and refusal in out, out
+        records = [json.loads(line) for line in audit.read_text().splitlines()]
+        assert any(r["verdict"] == "deny" and r["address"] == address and r["op"] == "connect"
+                   and r["syscall"] == ("connect" if mode == "connect" else "recvmsg")
+                   and r["rule"] == f"rule 1 ({policy}:1)" for r in records), records

@@ -455,3 +455,29 @@ def test_calls_on_a_descriptor_are_checked_on_its_file() -> None:
         ("fchownat", "/kept", "write"),
         ("newfstatat", "/kept", "stat"), ("linkat", "/secret", "read"),
         ("execveat", "/secret", "exec")]
+
+
+def test_received_sockets() -> None:
+    """A socket from outside is checked by its connection: a process outside must not
+    connect to a denied address for the sandbox."""
+    out = io.StringIO()
+    e = Enforcer(parse_policy('[[rule]]\nconnect = "127.0.0.2:*"\naction = "deny"\n'
+                              '[[rule]]\nbind = "127.0.0.3:*"\naction = "deny"\n', "p"),
+                 AuditLog(out))
+    listener = socket.create_server(("127.0.0.2", 0))
+    bound = socket.create_server(("127.0.0.3", 0))
+    client = socket.create_connection(listener.getsockname())
+    served, _ = listener.accept()
+    a, b = socket.socketpair()
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        refused(e.check_received, client.fileno())
+        refused(e.check_received, bound.fileno())
+        for ok in (listener, a, udp):  # addresses no rule denies, no peer, no address
+            e.check_received(ok.fileno())
+    finally:
+        for s in (listener, bound, client, served, a, b, udp):
+            s.close()
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [(r["op"], r["address"].rsplit(":", 1)[0], r["rule"]) for r in records] == [
+        ("connect", "127.0.0.2", "rule 1 (p:1)"), ("bind", "127.0.0.3", "rule 2 (p:4)")]

@@ -306,8 +306,9 @@ static int mode_execveat(void)
     return exec_failed();
 }
 
-/* A descriptor of the secret opened by a process outside (ARG: the AF_UNIX socket it
- * listens on), passed with SCM_RIGHTS, mapped and shown. */
+/* A descriptor opened by a process outside (ARG: the AF_UNIX socket it listens on),
+ * passed with SCM_RIGHTS and shown: a file (the secret) mapped, a socket (a connection to a
+ * denied address) read. */
 static int mode_fdpass(const char *sockpath)
 {
     int s = socket(AF_UNIX, SOCK_STREAM, 0);
@@ -334,6 +335,8 @@ static int mode_fdpass(const char *sockpath)
     struct stat sb;
     if (fstat(fd, &sb) < 0)
         return failed("fstat");
+    if (S_ISSOCK(sb.st_mode))
+        return got(fd);
     char *p = mmap(NULL, sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
     if (p == MAP_FAILED)
         return failed("mmap");
