@@ -24,6 +24,9 @@ interpreter, so the proof is how exec fails. The secret is executable text: as a
 interpreter or an execveat'd file the kernel opens and reads it and answers ENOEXEC (no
 format it knows); as a PT_INTERP it answers ELIBBAD (its ELF header is wrong). A refused
 open would have been EACCES before any byte was read.
+
+test_connect_to_denied_address does the same for a network rule: connecting to the denied
+address, and taking a connection to it made by a process outside.
 """
 
 from __future__ import annotations
@@ -98,9 +101,8 @@ class Scene:
         self.policy = area / "policy.toml"
         self.audit = area / "audit.jsonl"
         access = f"access = {json.dumps(variant.access)}\n" if variant.access else ""
-        self.rule_text = (f'[[rule]]\npath = "{self.vault}/{variant.pattern}"\n{access}'
-                          'action = "deny"\nerrno = "EKEYREJECTED"\n')
-        self.policy.write_text(self.rule_text)
+        self.policy.write_text(f'[[rule]]\npath = "{self.vault}/{variant.pattern}"\n{access}'
+                               'action = "deny"\nerrno = "EKEYREJECTED"\n')
 
     def reset(self) -> None:
         """A fresh cwd and secret (attempts rename and link them, natively for real), and a
@@ -113,9 +115,8 @@ class Scene:
         self.secret.chmod(0o755)  # exec may open it (as root: any x bit)
         os.link(self.secret, self.cwd / "prelinked")
 
-    def compatd(self, *options: str) -> list[str]:
-        return compatd_with("--policy", str(self.policy), "--audit", str(self.audit),
-                            *options)
+    def compatd(self) -> list[str]:
+        return compatd_with("--policy", str(self.policy), "--audit", str(self.audit))
 
     def denials(self) -> list[dict[str, str]]:
         records = [json.loads(line) for line in self.audit.read_text().splitlines()]
