@@ -23,10 +23,12 @@ from typing import TYPE_CHECKING
 from compatd.errors import KernelError
 from vfs import ops
 from vfs.flags import O_RDONLY
+from vfs.resolver import reached
 
 if TYPE_CHECKING:
     from compatd.kernel.task import Task
     from vfs.base import Dentry, OpenFile
+    from vfs.resolver import CredsLike
 
 PAGE = 4096
 BINPRM_BUF_SIZE = 256  # how much of a file exec reads to recognise it (#! line limit)
@@ -117,16 +119,20 @@ class ExecPlan:
 
 
 def open_exec(ctx: ops.PathContext, path: bytes) -> tuple[Dentry, OpenFile, bytes]:
-    """Resolve and open a file for exec: ENOENT…, EACCES (not regular, no x permission,
-    noexec mount), then its first BINPRM_BUF_SIZE bytes."""
-    d = ops.lookup(ctx, path)
+    """Resolve and open a file for exec: ENOENT…, then as ``open_exec_dentry``."""
+    return open_exec_dentry(ops.lookup(ctx, path), ctx.creds)
+
+
+def open_exec_dentry(d: Dentry, creds: CredsLike) -> tuple[Dentry, OpenFile, bytes]:
+    """Open a file for exec: EACCES (not regular, no x permission, noexec mount), then its
+    first BINPRM_BUF_SIZE bytes."""
     s = d.inode.stat()
     if not st.S_ISREG(s.mode):
         raise KernelError(errno.EACCES, "not a regular file")
     if d.mount.noexec:
         raise KernelError(errno.EACCES, "noexec mount")
-    ops.permission(d, ctx.creds, 1)
-    f = ops.open_dentry(d, O_RDONLY, ctx.creds)
+    ops.permission(d, creds, 1)
+    f = ops.open_dentry(d, O_RDONLY, creds)
     f.dentry = d
     return d, f, f.pread(BINPRM_BUF_SIZE, 0)
 
@@ -204,16 +210,21 @@ def check_args(argv: list[bytes], envp: list[bytes], stack_limit: int) -> None:
 
 
 def prepare(ctx: ops.PathContext, path: bytes, argv: list[bytes], envp: list[bytes],
-            stack_limit: int = 8 << 20) -> ExecPlan:
+            stack_limit: int = 8 << 20, file: Dentry | None = None) -> ExecPlan:
     """Decide what exec of ``path`` runs: follows ``#!`` chains, opens the ELF and its
-    interpreter. Raises what execve(2) returns."""
+    interpreter. ``file`` is the file itself when the call named it by descriptor
+    (execveat with AT_EMPTY_PATH; ``path`` is then only its name): it is not looked up
+    again by a path that may name another file by now. Raises what execve(2) returns."""
     if not path:
         raise KernelError(errno.ENOENT, "empty path")
     execfn = path
     argv = list(argv)
     scripts: list[bytes] = []
     for depth in range(MAX_SCRIPT_DEPTH + 1):
-        d, f, head = open_exec(ctx, path)
+        if depth == 0 and file is not None:
+            d, f, head = open_exec_dentry(reached(file), ctx.creds)
+        else:
+            d, f, head = open_exec(ctx, path)
         if head[:2] != b"#!":
             break
         if depth == MAX_SCRIPT_DEPTH:

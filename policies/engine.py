@@ -12,9 +12,21 @@ Where each kind of rule is checked, and why there:
   ``/proc/self/fd/N`` name the real target. The supervisor is single-threaded and copied
   the path out of the tracee once, so nothing changes between this check and the use:
   the check-then-use race of ptrace sandboxes that check the path string
-  (Garfinkel, "Traps and Pitfalls", 2003) does not exist here. A literal path in a
-  non-allow rule is also matched by its inode, so a hard link made before the run is
-  caught too.
+  (Garfinkel, "Traps and Pitfalls", 2003) does not exist here. A call that names a file
+  by descriptor (``AT_EMPTY_PATH``, execveat, fchmod) reaches it as a walk would, through
+  the same hook.
+- **other names of one file**: the files a non-allow rule names when the run starts (its
+  literal paths, and its globs without ``**`` expanded) are also matched by identity, the
+  host file's (st_dev, st_ino), so a hard link (made before the run, or by a process
+  outside it) or the same file through another mount is caught too. ``rename`` and
+  ``link`` give a file (or a directory and everything under it) a new name:
+  ``ops.policy_rename_hook`` refuses a new name that a rule on the old one would not
+  follow, as AppArmor requires of link and rename, so no rename of a file or of a
+  directory above it takes it out of its rule.
+- **descriptors from outside** (SCM_RIGHTS on a host socket) before they are installed
+  (``sockfs.NET.receive_hook``, Linux's security_file_receive): a file named by its host
+  path and checked for its access mode, a socket by its connection (the peer as a
+  connect); a refused one is not installed (MSG_CTRUNC).
 - **network rules** where our socket layer turns a sockaddr into a host address
   (``vfs.sockfs.NET.policy_hook``): connect, sendto/sendmsg with an address, bind.
 
@@ -23,16 +35,19 @@ First matching rule wins; a call no rule matches gets the category's default.
 
 from __future__ import annotations
 
+import fcntl
 import ipaddress
 import os
 import re
 import signal
+import socket
 import stat as st
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from compatd.errors import KernelError
 from policies.model import (
     BIND,
+    CONNECT,
     EXEC,
     READ,
     STAT,
@@ -48,7 +63,7 @@ if TYPE_CHECKING:
     from compatd.kernel.kernel import Kernel
     from compatd.kernel.task import Task
     from policies.audit import AuditLog
-    from vfs.base import Dentry
+    from vfs.base import Dentry, Inode
 
 ACCESS_BITS = (READ, WRITE, EXEC, STAT)
 O_ACCMODE = 3
@@ -74,6 +89,8 @@ for _name in ("link", "linkat"):
     OPMASK[NUMBERS[_name]] = READ | WRITE
 for _name in ("execve", "execveat", "uselib"):
     OPMASK[NUMBERS[_name]] = EXEC
+for _name in ("fchmod", "fchown", "fsetxattr", "fremovexattr"):
+    OPMASK[NUMBERS[_name]] = WRITE  # the file is named by a descriptor: chmod by another way
 for _name in ("inotify_add_watch", "fanotify_mark", "open_by_handle_at"):
     OPMASK[NUMBERS[_name]] = READ
 # flags argument index of the open family (openat2's are in struct open_how).
@@ -134,10 +151,92 @@ def is_literal(pattern: str) -> bool:
     return not any(c in pattern for c in "*?[")
 
 
+# Patterns as components, for the questions a whole regex cannot answer: what a pattern can
+# still match below a directory (rename of a directory), and which files it names now.
+DOUBLESTAR = None  # a ``**`` component: any number of components, none included
+Component: TypeAlias = "re.Pattern[str] | str | None"  # a glob, a literal name, or ``**``
+EXPAND_LIMIT = 10000  # directory entries looked at per run to find the files globs name
+
+
+def components(pattern: str) -> list[Component]:
+    out: list[Component] = []
+    for c in pattern.split("/"):
+        if c == "**":
+            out.append(DOUBLESTAR)
+        elif c:
+            out.append(c if is_literal(c) else re.compile(glob_regex(c) + r"\Z"))
+    return out
+
+
+def split_path(path: str) -> list[str]:
+    return [c for c in path.split("/") if c]
+
+
+def _closure(comps: list[Component], states: set[int]) -> frozenset[int]:
+    """``**`` may match no component: a state before one is also the state after it."""
+    out = set(states)
+    todo = list(states)
+    while todo:
+        i = todo.pop()
+        if i < len(comps) and comps[i] is DOUBLESTAR and i + 1 not in out:
+            out.add(i + 1)
+            todo.append(i + 1)
+    return frozenset(out)
+
+
+def residual(comps: list[Component], path: list[str]) -> frozenset[int]:
+    """Where a pattern can stand after matching ``path``'s components: the indexes of the
+    pattern components left to match (an NFA's states). An index below ``len(comps)``
+    means the pattern can still match something below ``path``. For two directories,
+    ``residual(p, a) <= residual(p, b)`` means every path under ``a`` the pattern matches
+    has its counterpart under ``b`` matched too."""
+    states = _closure(comps, {0})
+    for name in path:
+        nxt = set()
+        for i in states:
+            if i == len(comps):
+                continue
+            c = comps[i]
+            if c is DOUBLESTAR:
+                nxt.add(i)
+            elif c == name if isinstance(c, str) else c.match(name):
+                nxt.add(i + 1)
+        if not nxt:
+            return frozenset()
+        states = _closure(comps, nxt)
+    return states
+
+
+def below(comps: list[Component], states: frozenset[int]) -> bool:
+    """Can the pattern, standing at ``states``, match something below that directory?"""
+    return any(i < len(comps) for i in states)
+
+
+def binds(action: Action) -> bool:
+    """A verdict that stops the access (deny, kill), as opposed to allow and audit."""
+    return action.kind in ("deny", "kill")
+
+
+def child_path(d: Dentry, name: bytes | None) -> str:
+    """The path the resolver hook is about: ``d``'s, or the name to be made in ``d``."""
+    path = d.path()
+    if name is not None and name not in (b".", b".."):
+        path = (path if path != b"/" else b"") + b"/" + name
+    return path.decode("latin-1")
+
+
+def identity(inode: Inode) -> tuple[int, ...]:
+    """What makes two names one file: the host file's (st_dev, st_ino) when there is one,
+    the same by any mount or hard link; else the inode's key in the model."""
+    host = inode.host_identity()
+    return (0, *host) if host is not None else (1, *inode.key)
+
+
 def fd_kind(task: Task, fd: int) -> str:
     """The kind an ``args.X.kind`` condition tests: from the file's mode, or ``anon`` for
-    files with no inode of a kind (eventfd, epoll, timerfd…)."""
-    f = task.fdt.get(fd)
+    files with no inode of a kind (eventfd, epoll, timerfd…), ``none`` for no open file
+    (the rule is decided before the handler would say EBADF)."""
+    f = task.fdt.files.get(fd)
     if f is None:
         return "none"
     inode = getattr(f, "inode", None)
@@ -220,9 +319,11 @@ class Enforcer:
                     for r in self.file_rules if r.access & bit]
             self.path_regex[bit] = re.compile("|".join(alts) + r"\Z") if alts else None
         self.rules_by_index = {r.index: r for r in policy.rules}
-        self.literal_paths = {p for r in self.file_rules if r.action.kind != "allow"
-                              for p in r.paths if is_literal(p)}
-        self.identities: dict[tuple[int, int], str] = {}
+        # Every pattern as components, in rule order, for what a whole regex cannot answer.
+        self.patterns = [(r, components(p)) for r in self.file_rules for p in r.paths]
+        # identity() of a file a non-allow rule named at the start -> the path it had.
+        self.identities: dict[tuple[int, ...], str] = {}
+        self.budget = EXPAND_LIMIT  # directory entries learn_identities may still list
         self.networks = {r.index: [(None if a.network is None else ipaddress.ip_network(a.network),
                                     a.port_low, a.port_high) for a in r.addresses]
                          for r in self.net_rules}
@@ -235,27 +336,71 @@ class Enforcer:
         return frozenset(nr for nr in range(MAX_NR + 1) if self.by_nr[nr] is not None)
 
     def attach(self, kernel: Kernel) -> None:
-        """Install the hooks; learn the inodes of literal denied paths (hard links)."""
-        from vfs import resolver, sockfs
+        """Learn the files the rules name (hard links), then install the hooks."""
+        from vfs import ops, resolver, sockfs
 
         self.kernel = kernel
         if not self.quiet:
+            # Before the hook: these walks are ours, not the program's, and must not be
+            # refused by the very rules they look up.
+            self.learn_identities(kernel.ns.root_dentry())
             resolver.policy_hook = self.check_dentry
-            root = kernel.ns.root_dentry()
-            for p in self.literal_paths:
-                try:
-                    d = resolver.resolve(root, root, p.encode("latin-1"))
-                except KernelError:
-                    continue
-                self.identities[d.inode.key] = p
+            ops.policy_rename_hook = self.check_new_name
         if not self.quiet_net:
             sockfs.NET.policy_hook = self.check_address
+        if not (self.quiet and self.quiet_net):
+            sockfs.NET.receive_hook = self.check_received
 
     def detach(self) -> None:
-        from vfs import resolver, sockfs
+        from vfs import ops, resolver, sockfs
 
         resolver.policy_hook = None
+        ops.policy_rename_hook = None
         sockfs.NET.policy_hook = None
+        sockfs.NET.receive_hook = None
+
+    def learn_identities(self, root: Dentry) -> None:
+        """The identity of every file a non-allow rule names now: its literal paths, and
+        what its globs match (listing at most EXPAND_LIMIT entries in all). A ``**``
+        pattern can name a whole tree and is not expanded: a hard link made before the
+        run to a file only such a pattern names is not known."""
+        for rule, comps in self.patterns:
+            if rule.action.kind == "allow" or DOUBLESTAR in comps:
+                continue
+            for path, d in self.expand(root, comps):
+                if not d.inode.is_symlink():  # a rule on a symlink's path is not on its target
+                    self.identities.setdefault(identity(d.inode), path)
+
+    def expand(self, root: Dentry, comps: list[Component]) -> list[tuple[str, Dentry]]:
+        """The existing (path, dentry) pairs a pattern without ``**`` matches; symlinks on
+        the way are followed (the path stays the one written), the last one is not."""
+        from vfs.resolver import resolve
+
+        found: list[tuple[str, Dentry]] = [("", root)]
+        for i, c in enumerate(comps):
+            last = i == len(comps) - 1
+            nxt: list[tuple[str, Dentry]] = []
+            for path, d in found:
+                if isinstance(c, str):
+                    names = [c]
+                else:
+                    try:
+                        entries = list(d.inode.readdir())
+                    except KernelError:
+                        continue
+                    self.budget -= len(entries)
+                    if self.budget < 0:
+                        return []
+                    names = [e.name.decode("latin-1") for e in entries
+                             if c.match(e.name.decode("latin-1"))]
+                for name in names:
+                    try:
+                        child = resolve(root, d, name.encode("latin-1"), follow=not last)
+                    except KernelError:
+                        continue
+                    nxt.append((f"{path}/{name}", child))
+            found = nxt
+        return found
 
     # syscalls ---------------------------------------------------------------------------
     def begin(self, task: Task, nr: int, args: tuple[int, ...]) -> None:
@@ -281,36 +426,135 @@ class Enforcer:
         return action, rule
 
     # files ----------------------------------------------------------------------------------
-    def check_dentry(self, d: Dentry, name: bytes | None) -> None:
-        """The resolver's hook: ``d`` was reached (or ``name`` will be made in ``d``)."""
+    def current(self) -> tuple[Task | None, int]:
+        """The task whose call is being handled, and what that call asks of files."""
         kernel = self.kernel
         task = kernel.current if kernel is not None else None
         call = self.calls.get(task.tid) if task is not None else None
-        opmask = call[2] if call is not None else EXEC  # the first program's exec
-        path = d.path()
-        if name is not None and name not in (b".", b".."):
-            path = (path if path != b"/" else b"") + b"/" + name
-        self.check_path(path.decode("latin-1"), opmask, task,
-                        None if name is not None else d.inode.key)
+        return task, call[2] if call is not None else EXEC  # no call yet: the first exec
+
+    def check_dentry(self, d: Dentry, name: bytes | None) -> None:
+        """The resolver's hook: ``d`` was reached (or ``name`` will be made in ``d``)."""
+        task, opmask = self.current()
+        key = identity(d.inode) if name is None and self.identities else None
+        self.check_path(child_path(d, name), opmask, task, key)
+
+    def verdict(self, path: str, bit: int) -> tuple[Action, Rule | None]:
+        """What the file rules say of ``bit`` access to ``path``: the first matching rule's
+        action, or the default."""
+        regex = self.path_regex[bit]
+        m = regex.match(path) if regex is not None else None
+        if m is None:
+            return self.policy.default_file, None
+        rule = self.rules_by_index[int(m.lastgroup[1:])]  # type: ignore[index]
+        return rule.action, rule
 
     def check_path(self, path: str, opmask: int, task: Task | None,
-                   key: tuple[int, int] | None = None) -> None:
+                   key: tuple[int, ...] | None = None) -> None:
         """Apply the file rules to ``path`` for every access in ``opmask``: the first
         denying (or killing) verdict wins; audits are logged and go on."""
         names = [path]
         alias = self.identities.get(key) if key is not None else None
         if alias is not None and alias != path:
-            names.append(alias)  # the same inode as a literal path a rule names
+            names.append(alias)  # the same file as one a rule named at the start
         for bit in ACCESS_BITS:
             if not opmask & bit:
                 continue
-            regex = self.path_regex[bit]
             for p in names:
-                m = regex.match(p) if regex is not None else None
-                rule = self.rules_by_index[int(m.lastgroup[1:])] if m else None  # type: ignore[index]
-                action = rule.action if rule is not None else self.policy.default_file
+                action, rule = self.verdict(p, bit)
                 if action.kind != "allow":
                     self.enforce(task, action, rule, path=p, access=bit)
+
+    def check_new_name(self, old: Dentry, old_name: bytes | None, new: Dentry, new_name: bytes,
+                       is_dir: bool) -> None:
+        """``ops.policy_rename_hook``: rename or link is about to give the file ``old`` (or
+        ``old_name`` in it) the name ``new_name`` in directory ``new``; a directory takes
+        everything under it along. The resolver checked each name for the call itself;
+        here the new name must not lose a denial the old one has, for any access, or a
+        rename would be the way out of a rule (``mv secret x; cat x``, or ``mv dir d2;
+        cat d2/secret`` for a rule on ``dir/secret*``). A loss under a directory is
+        recorded as ``DIR/**``. Audit rules bind no name and are not carried along."""
+        task, _ = self.current()
+        old_path, new_path = child_path(old, old_name), child_path(new, new_name)
+        old_parts, new_parts = split_path(old_path), split_path(new_path)
+        for bit in ACCESS_BITS:
+            action, rule = self.verdict(old_path, bit)
+            if binds(action) and not binds(self.verdict(new_path, bit)[0]):
+                self.enforce(task, action, rule, path=old_path, access=bit)
+            lost = self.subtree_loses(old_parts, new_parts, bit) if is_dir else None
+            if lost is not None:
+                self.enforce(task, *lost, path=old_path + "/**", access=bit)
+
+    def subtree_loses(self, old: list[str], new: list[str],
+                      bit: int) -> tuple[Action, Rule | None] | None:
+        """Would moving directory ``old`` to ``new`` take some path below it out of a
+        denial of ``bit``? None if not, else the verdict it would lose. Per pattern, in
+        rule order: a binding pattern must match under ``new`` at least what it matched
+        under ``old``; and since the first match wins, a pattern that does not bind must
+        not match anything new under ``new`` ahead of a binding pattern (or a binding
+        default) that covers something under ``old``."""
+        shadow = False  # a non-binding pattern matches more under new than under old
+        for rule, comps in self.patterns:
+            if not rule.access & bit:
+                continue
+            was = residual(comps, old)
+            now = residual(comps, new)
+            if binds(rule.action):
+                if below(comps, was) and (shadow or not was <= now):
+                    return rule.action, rule
+            elif below(comps, now) and not now <= was:
+                shadow = True
+        if shadow and binds(self.policy.default_file):
+            return self.policy.default_file, None
+        return None
+
+    def check_received(self, hfd: int) -> None:
+        """``sockfs.NET.receive_hook``: a host descriptor arrived with SCM_RIGHTS from a
+        process outside (Linux's security_file_receive). A file is named by its host path,
+        which the default mounts show at the same path, and by its identity (a hard link
+        of a denied file is that file), and checked for its access mode; a socket, by the
+        connection it carries; a pipe or an anonymous file has nothing a rule names."""
+        try:
+            s = os.fstat(hfd)
+            if st.S_ISSOCK(s.st_mode):
+                self.check_received_socket(hfd)
+                return
+            target = os.readlink(f"/proc/self/fd/{hfd}".encode())
+            flags = fcntl.fcntl(hfd, fcntl.F_GETFL)
+        except OSError:
+            return
+        if not target.startswith(b"/"):
+            return
+        task, _ = self.current()
+        opmask = STAT if flags & O_PATH else open_opmask(flags & O_ACCMODE)
+        self.check_path(target.removesuffix(b" (deleted)").decode("latin-1"), opmask, task,
+                        (0, s.st_dev, s.st_ino))
+
+    def check_received_socket(self, hfd: int) -> None:
+        """A socket from outside is as good as its connection: an IP socket's peer is
+        checked as a connect to it, a listener's address as a bind, an AF_UNIX peer's path
+        as connecting to that socket file (a write). Else a process outside could connect
+        to a denied address and hand the sandbox the connection."""
+        sock = socket.socket(fileno=os.dup(hfd))  # a duplicate: closing it leaves hfd open
+        try:
+            family = sock.family
+            local = sock.getsockname()
+            try:
+                peer = sock.getpeername()
+            except OSError:
+                peer = None
+        except OSError:
+            return
+        finally:
+            sock.close()
+        if family in (socket.AF_INET, socket.AF_INET6):
+            if peer is not None:
+                self.check_address(CONNECT, family, peer[0], peer[1])
+            elif local[1]:
+                self.check_address(BIND, family, local[0], local[1])
+        elif family == socket.AF_UNIX and isinstance(peer, str) and peer.startswith("/"):
+            task, _ = self.current()
+            self.check_path(peer, WRITE, task)
 
     # network ---------------------------------------------------------------------------
     def check_address(self, op: int, family: int, host: str, port: int) -> None:

@@ -44,6 +44,9 @@ LIMIT_KEYS = {"processes": "count", "threads": "count", "open_files": "count",
               "bytes_written": "size", "file_size": "size", "cpu_seconds": "count",
               "wall_seconds": "seconds", "memory": "size"}
 FD_KINDS = ("file", "dir", "pipe", "socket", "chr", "blk", "link", "anon")
+# Names of values that are not bits of their flag set, so FLAGSETS cannot render them but a
+# rule may test them (args.flags = {mask = "O_ACCMODE", value = "O_WRONLY"}).
+VALUE_NAMES = {"open": {"O_RDONLY": 0, "O_WRONLY": 1, "O_RDWR": 2, "O_ACCMODE": 3}}
 ARG_OPS = ("all", "any", "none", "mask", "value", "in", "kind")
 SIZE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
@@ -190,33 +193,36 @@ class _Reader:
         want = "positive number" if kind == "seconds" else "non-negative integer"
         raise self.error(line, f"{key} must be a {want}, not {value!r}")
 
-    def action(self, value: Any, err: Any, fake: Any, category: str, line: int) -> Action:
-        """``"deny"``, ``"deny:EACCES"``, ``"fake:0"``… plus a rule's ``errno``/``value``."""
+    def action(self, value: Any, err: Any, fake: Any, category: str, line: int,
+               err_line: int = 0, fake_line: int = 0) -> Action:
+        """``"deny"``, ``"deny:EACCES"``, ``"fake:0"``… plus a rule's ``errno``/``value``
+        (given on ``err_line`` and ``fake_line``; the action's ``line`` if not)."""
         if not isinstance(value, str):
             raise self.error(line, f"action must be a string ({', '.join(ACTIONS)})")
         kind, _, extra = value.partition(":")
         if kind not in ACTIONS:
             raise self.error(line, f"unknown action {kind!r} (expected {', '.join(ACTIONS)})")
         if extra:
-            if kind == "deny":
-                err = extra if err is None else err
-            elif kind == "fake":
-                fake = extra if fake is None else fake
-            else:
+            if kind == "deny" and err is None:
+                err, err_line = extra, line
+            elif kind == "fake" and fake is None:
+                fake, fake_line = extra, line
+            elif kind not in ("deny", "fake"):
                 raise self.error(line, f"action {kind!r} takes no ':{extra}'")
+        err_line, fake_line = err_line or line, fake_line or line
         if kind == "deny":
-            return Action("deny", errno=self.errno(err, category, line))
+            return Action("deny", errno=self.errno(err, category, err_line))
         if err is not None:
-            raise self.error(line, f"errno is only for deny, not {kind!r}")
+            raise self.error(err_line, f"errno is only for deny, not {kind!r}")
         if kind == "fake":
             if fake is None:
                 raise self.error(line, "fake needs a value (value = 0, or action = 'fake:0')")
             try:
                 return Action("fake", value=int(fake, 0) if isinstance(fake, str) else int(fake))
             except (TypeError, ValueError):
-                raise self.error(line, f"fake value {fake!r} is not an integer") from None
+                raise self.error(fake_line, f"fake value {fake!r} is not an integer") from None
         if fake is not None:
-            raise self.error(line, f"value is only for fake, not {kind!r}")
+            raise self.error(fake_line, f"value is only for fake, not {kind!r}")
         return Action(kind)
 
     def errno(self, value: Any, category: str, line: int) -> int:
@@ -247,11 +253,11 @@ class _Reader:
         kind = kinds[0]
         if "action" not in raw:
             raise self.error(line, f"{where}: no action ({', '.join(ACTIONS)})")
-        action = self.action(raw["action"], raw.get("errno"), raw.get("value"), kind,
-                             self.key_line(line, "action"))
-        if action.kind == "fake" and kind != "syscall":
-            raise self.error(self.key_line(line, "action"), f"{where}: fake is for syscall "
-                             "rules")
+        aline = self.key_line(line, "action")
+        if kind != "syscall" and str(raw["action"]).partition(":")[0] == "fake":
+            raise self.error(aline, f"{where}: fake is for syscall rules")
+        action = self.action(raw["action"], raw.get("errno"), raw.get("value"), kind, aline,
+                             self.key_line(line, "errno"), self.key_line(line, "value"))
         comment = raw.get("comment", "")
         if not isinstance(comment, str):
             raise self.error(self.key_line(line, "comment"), f"{where}: comment must be text")
@@ -342,6 +348,7 @@ class _Reader:
                 return v
             if isinstance(v, str):
                 names = {n: b for b, n in FLAGSETS.get(flagset or "", {}).items()}
+                names.update(VALUE_NAMES.get(flagset or "", {}))
                 bits = 0
                 for part in v.split("|"):
                     part = part.strip()

@@ -170,6 +170,12 @@ class Inode:
     def key(self) -> tuple[int, int]:
         return (self.fs.dev, self.ino)
 
+    def host_identity(self) -> tuple[int, int] | None:
+        """The host file's (st_dev, st_ino) when this inode stands for one: the same by
+        every mount, hard link and descriptor that reaches it (a policy's rule on one name
+        follows the file to the others). None for files that live only in the model."""
+        return None
+
     def stat(self) -> Stat:
         raise NotImplementedError
 

@@ -263,6 +263,14 @@ class HostInode(Inode):
         self._gen = gen
         return r
 
+    def host_identity(self) -> tuple[int, int] | None:
+        # What has the name now, only if it is still the file this inode was looked up as.
+        try:
+            s = self.fs.lstat(self.rel)
+        except KernelError:
+            return None
+        return (s.st_dev, s.st_ino) if self.fs.ino_of(s.st_dev, s.st_ino) == self.ino else None
+
     @property
     def mode(self) -> int:
         return self.stat().mode

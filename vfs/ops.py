@@ -15,6 +15,7 @@ from __future__ import annotations
 import errno
 import os
 import stat as st
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from compatd.errors import KernelError
@@ -57,6 +58,13 @@ MAY_WRITE = 2
 MAY_READ = 4
 
 _DOTS = (b".", b"..")
+
+# Set while a policy with file rules is loaded (policies/engine.py): rename and link call it
+# before they give a file a new name, with the old name (a dentry, or a directory and a
+# name in it), the new one (directory, name) and whether the file is a directory; it raises
+# KernelError to refuse. The resolver's hook checked each name for the call; this one keeps
+# a new name from being a way out of a rule on the old one.
+policy_rename_hook: Callable[[Dentry, bytes | None, Dentry, bytes, bool], None] | None = None
 
 # statfs f_flags (ST_*)
 ST_RDONLY = 0x1
@@ -452,6 +460,8 @@ def link_dentry(src: Dentry, new_ctx: PathContext, new: bytes,
             and s.mode & (st.S_ISGID | st.S_IXGRP) != st.S_ISGID | st.S_IXGRP
             and may_access(s, creds, MAY_READ | MAY_WRITE)):
         raise KernelError(errno.EPERM, "protected_hardlinks: not the owner")
+    if policy_rename_hook is not None:
+        policy_rename_hook(src, None, p.dir, p.name, False)
     if file is None:
         p.dir.inode.link(p.name, src.inode)
         return
@@ -568,6 +578,10 @@ def rename(old_ctx: PathContext, old: bytes, new_ctx: PathContext, new: bytes,
             permission(Dentry(mount=np.dir.mount, inode=dst), creds, MAY_WRITE)
     if _is_mountpoint(op.dir, src) or (dst is not None and _is_mountpoint(np.dir, dst)):
         raise KernelError(errno.EBUSY, "rename of a mount point")
+    if policy_rename_hook is not None:
+        policy_rename_hook(op.dir, op.name, np.dir, np.name, src_dir)
+        if exchange and dst is not None:
+            policy_rename_hook(np.dir, np.name, op.dir, op.name, dst.is_dir())
     op.dir.inode.rename(op.name, np.dir.inode, np.name, flags)
 
 

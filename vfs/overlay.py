@@ -150,6 +150,9 @@ class OverlayInode(Inode):
         u = self.up()
         return u if u is not None else self.lower  # type: ignore[return-value]
 
+    def host_identity(self) -> tuple[int, int] | None:
+        return self.real().host_identity()
+
     def _merged_lower(self) -> Inode | None:
         """The lower directory whose entries show through this directory, if any."""
         if self.lower is None:

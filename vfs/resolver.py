@@ -230,6 +230,14 @@ class Walk:
         return link.inode.readlink()
 
 
+def reached(d: Dentry) -> Dentry:
+    """A dentry a call names without a walk (a descriptor with AT_EMPTY_PATH, execveat,
+    fchmod): the policy sees it as if a walk had reached it."""
+    if policy_hook is not None:
+        policy_hook(d, None)
+    return d
+
+
 def resolve(root: Dentry, start: Dentry, path: bytes, *, follow: bool = True,
             creds: CredsLike | None = None, how: int = 0) -> Dentry:
     """The dentry ``path`` names.

@@ -183,6 +183,10 @@ class NetConfig:
     # (1 connect | 2 bind, family, host, port) before a host or loopback address is used;
     # raises KernelError to deny.
     policy_hook: Callable[[int, int, str, int], None] | None = None
+    # Set while a policy with file rules is loaded: called with each host fd that arrives
+    # with SCM_RIGHTS on a host socket, before it becomes a descriptor of the program
+    # (Linux's security_file_receive); raises KernelError to refuse it.
+    receive_hook: Callable[[int], None] | None = None
 
 
 NET = NetConfig()
@@ -1498,6 +1502,7 @@ class HostProto(Proto):
         files: list[OpenFile] | None = None
         cmsgs: list[tuple[int, int, bytes]] = []
         creds = None
+        refused = 0
         for level, kind, payload in anc:
             if level == SOL_SOCKET and kind == SCM_RIGHTS:
                 from vfs.hostfd import HostFdFile
@@ -1505,6 +1510,16 @@ class HostProto(Proto):
                 fds = struct.unpack(f"<{len(payload) // 4}i", payload[: len(payload) // 4 * 4])
                 files = files or []
                 for hfd in fds:
+                    if not refused and NET.receive_hook is not None:
+                        try:
+                            NET.receive_hook(hfd)
+                        except KernelError:
+                            # As scm_detach_fds: no descriptor from the refused one on is
+                            # installed, and the receiver sees MSG_CTRUNC.
+                            refused = MSG_CTRUNC
+                    if refused:
+                        os.close(hfd)
+                        continue
                     hf = HostFdFile(hfd, os.O_RDWR, owns=True)
                     hf.refs = 1
                     files.append(hf)
@@ -1520,7 +1535,7 @@ class HostProto(Proto):
             except KernelError:
                 raddr = None
         return Received(data, length=n, addr=raddr, files=files, creds=creds,
-                        flags=mflags & ~MSG_CTRUNC, cmsgs=cmsgs)
+                        flags=mflags & ~MSG_CTRUNC | refused, cmsgs=cmsgs)
 
     def inq(self) -> int:
         import fcntl

@@ -12,6 +12,7 @@ from compatd.kernel.task import Task
 from vfs import ops
 from vfs.base import Dentry, OpenFile, Stat
 from vfs.flags import AT_EMPTY_PATH, AT_FDCWD, O_ACCMODE, O_PATH, O_RDONLY, O_WRONLY
+from vfs.resolver import reached
 
 # Linux caps one read/write at INT_MAX rounded down to a page (MAX_RW_COUNT).
 MAX_RW_COUNT = 0x7FFFF000
@@ -44,7 +45,10 @@ def read_at_path(task: Task, dirfd: int, addr: int, flags: int) -> tuple[bytes, 
         raise KernelError(errno.ENOENT, "empty path without AT_EMPTY_PATH")
     if dirfd == AT_FDCWD:
         return b".", None
-    return b"", task.fdt.get(dirfd)
+    f = task.fdt.get(dirfd)
+    if f.dentry is not None:
+        reached(f.dentry)
+    return b"", f
 
 
 def lookup_at(t: Task, dirfd: int, path_addr: int, flags: int, *, follow: bool) -> Dentry:
@@ -63,7 +67,7 @@ def file_dentry(f: OpenFile) -> Dentry:
     not_path(f)
     if f.dentry is None:
         raise KernelError(errno.EBADF, "descriptor has no name in the sandbox")
-    return f.dentry
+    return reached(f.dentry)
 
 
 def readable(f: OpenFile) -> OpenFile:

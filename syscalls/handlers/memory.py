@@ -11,6 +11,7 @@ from compatd.kernel.task import Task
 from syscalls.handlers.common import not_path
 from syscalls.table import HostWhen, Level, syscall
 from vfs.flags import O_ACCMODE, O_RDONLY, O_WRONLY
+from vfs.hostfd import HostFdFile
 
 MAP_ANONYMOUS = 0x20
 MAP_SHARED_VALIDATE = 0x03
@@ -42,7 +43,11 @@ def sys_mmap(t: Task, addr: int, length: int, prot: int, flags: int, fd: int, of
         if flags & ~KNOWN_MAP_FLAGS:
             raise KernelError(errno.EOPNOTSUPP, "unknown flags with MAP_SHARED_VALIDATE")
         flags = (flags & ~MAP_TYPE) | MAP_SHARED
-    if f.inode is None or f.inode.is_dir():
+    # A host fd with no inode in the model (a descriptor received from a process outside, a
+    # host stdio file) is whatever the host has: the host's mmap decides (ENODEV for what
+    # cannot be mapped).
+    if (f.inode is None and not isinstance(f, HostFdFile)) or (
+            f.inode is not None and f.inode.is_dir()):
         raise KernelError(errno.ENODEV, "file cannot be mapped")
     acc = f.flags & O_ACCMODE
     if acc == O_WRONLY:

@@ -149,18 +149,19 @@ def do_execveat(t: Task, dirfd: int, path_addr: int, argv_addr: int, envp_addr: 
     path = t.read_path(path_addr)
     argv = read_string_array(t, argv_addr)
     envp = read_string_array(t, envp_addr)
+    file = None
     if not path and flags & AT_EMPTY_PATH:
-        f = t.fdt.get(dirfd)
-        if f.dentry is None:
+        file = t.fdt.get(dirfd).dentry
+        if file is None:
             raise KernelError(errno.EACCES, "descriptor has no file to run")
-        path = f.dentry.path()
+        path = file.path()
         dirfd = AT_FDCWD
     ctx = path_context(t, dirfd, path)
-    if flags & AT_SYMLINK_NOFOLLOW:
+    if flags & AT_SYMLINK_NOFOLLOW and file is None:
         if ops.lookup(ctx, path, follow=False).inode.is_symlink():
             raise KernelError(errno.ELOOP, "AT_SYMLINK_NOFOLLOW on a symbolic link")
     limit = t.group.rlimits[3][0]  # RLIMIT_STACK
-    plan = loader.prepare(ctx, path, argv or [b""], envp, limit)
+    plan = loader.prepare(ctx, path, argv or [b""], envp, limit, file)
     if not argv:
         plan.argv = plan.argv[1:] if plan.scripts else []
     return t.kernel.exec_task(t, plan, argv_addr, envp_addr)

@@ -21,6 +21,7 @@ from syscalls.table import Level, syscall
 from vfs import ops, xattrs
 from vfs.base import Inode
 from vfs.flags import AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW
+from vfs.resolver import reached
 from vfs.xattrs import (
     XATTR_CREATE,
     XATTR_LIST_MAX,
@@ -67,7 +68,8 @@ def fd_target(t: Task, fd: int) -> Target:
     the mount tree (a pipe) has no mount to be read-only."""
     f = not_path(t.fdt.get(fd))
     if f.dentry is not None:
-        return f.dentry.inode, f.dentry.mount
+        d = reached(f.dentry)
+        return d.inode, d.mount
     if f.inode is None:
         raise KernelError(errno.EOPNOTSUPP, "descriptor without an inode")
     return f.inode, None

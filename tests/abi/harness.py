@@ -33,6 +33,16 @@ if "COMPATD_TEST_WRAPPER" in os.environ:
     COMPATD_RUN = shlex.split(os.environ["COMPATD_TEST_WRAPPER"])
 
 
+def compatd_with(*options: str) -> list[str]:
+    """COMPATD_RUN with run options before its "--" (tests of options skip when
+    COMPATD_TEST_WRAPPER replaces compatd)."""
+    if COMPATD_RUN[-1:] != ["--"]:
+        import pytest
+
+        pytest.skip("COMPATD_TEST_WRAPPER replaces compatd")
+    return [*COMPATD_RUN[:-1], *options, "--"]
+
+
 def child_env() -> dict[str, str]:
     """The environment of both runs (identical, so it cannot explain a difference)."""
     env = dict(os.environ)

@@ -12,7 +12,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from harness import COMPATD_RUN, Runner, child_env
+from harness import COMPATD_RUN, Runner, child_env, compatd_with
 
 PYTHON = Path("/usr/bin/python3.11")
 
@@ -53,13 +53,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def compatd_with(*options: str) -> list[str]:
-    """COMPATD_RUN with run options before its "--"."""
-    if COMPATD_RUN[-1:] != ["--"]:
-        pytest.skip("COMPATD_TEST_WRAPPER replaces compatd")
-    return [*COMPATD_RUN[:-1], *options, "--"]
 
 
 def test_asyncio_echo_server_and_client(apps_runner: Runner) -> None:
