@@ -213,12 +213,13 @@ class Enforcer:
         self.file_rules = [r for r in policy.rules if r.kind == "file"]
         self.net_rules = [r for r in policy.rules if r.kind == "network"]
         # One regex per access bit: the alternatives are the rules that cover that access,
-        # in order, so the first alternative that matches is the rule that decides.
+        # in order, so the first alternative that matches is the rule that decides. The end
+        # anchor is outside them all: each alternative must match the whole path.
         self.path_regex: dict[int, re.Pattern[str] | None] = {}
         for bit in ACCESS_BITS:
             alts = [f"(?P<r{r.index}>{'|'.join(glob_regex(p) for p in r.paths)})"
                     for r in self.file_rules if r.access & bit]
-            self.path_regex[bit] = re.compile("|".join(alts) + r"\Z") if alts else None
+            self.path_regex[bit] = re.compile(f"(?:{'|'.join(alts)})\\Z") if alts else None
         self.rules_by_index = {r.index: r for r in policy.rules}
         self.literal_paths = {p for r in self.file_rules if r.action.kind != "allow"
                               for p in r.paths if is_literal(p)}
