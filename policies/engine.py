@@ -28,6 +28,8 @@ import os
 import re
 import signal
 import stat as st
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from compatd.errors import KernelError
@@ -237,11 +239,10 @@ class Enforcer:
 
     def attach(self, kernel: Kernel) -> None:
         """Install the hooks; learn the inodes of literal denied paths (hard links)."""
-        from vfs import resolver, sockfs
+        from vfs import resolver
 
         self.kernel = kernel
         if not self.quiet:
-            resolver.policy_hook = self.check_dentry
             root = kernel.ns.root_dentry()
             for p in self.literal_paths:
                 try:
@@ -249,6 +250,13 @@ class Enforcer:
                 except KernelError:
                     continue
                 self.identities[d.inode.key] = p
+        self.install()
+
+    def install(self) -> None:
+        from vfs import resolver, sockfs
+
+        if not self.quiet:
+            resolver.policy_hook = self.check_dentry
         if not self.quiet_net:
             sockfs.NET.policy_hook = self.check_address
 
@@ -257,6 +265,16 @@ class Enforcer:
 
         resolver.policy_hook = None
         sockfs.NET.policy_hook = None
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """No hooks meanwhile: for the supervisor's own resolutions (mounting /proc), which
+        no program asked for."""
+        self.detach()
+        try:
+            yield
+        finally:
+            self.install()
 
     # syscalls ---------------------------------------------------------------------------
     def begin(self, task: Task, nr: int, args: tuple[int, ...]) -> None:
