@@ -158,9 +158,7 @@ def run(trace_all: bool, report_path: str | None, db_path: str | None, no_db: bo
     if report_path is not None:
         from compatd.report import Recorder
 
-        parent = os.path.dirname(os.path.abspath(report_path))
-        if not os.path.isdir(parent) or not os.access(parent, os.W_OK):
-            raise CommandLineError(f"--report {report_path}: cannot write there")
+        check_writable(report_path, "--report")
         recorder = Recorder([program, *args], trace_all=trace_all)
 
         def after(kernel: Kernel, status: int | None) -> None:
@@ -240,6 +238,13 @@ def execute(sandbox: Sandbox, program: str, args: tuple[str, ...], *, trace_all:
             after(kernel, status)
     sys.stdout.flush()
     return status
+
+
+def check_writable(path: str, option: str) -> None:
+    """An output file's directory must take it: said before the run, not after it."""
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent) or not os.access(parent, os.W_OK):
+        raise CommandLineError(f"{option} {path}: cannot write there")
 
 
 def _enforcer(policy_name: str | None, audit_path: str | None) -> Enforcer | None:

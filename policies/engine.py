@@ -136,6 +136,22 @@ def is_literal(pattern: str) -> bool:
     return not any(c in pattern for c in "*?[")
 
 
+def host_ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address network rules match: without its scope, an IPv4-mapped one as IPv4."""
+    try:
+        ip = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
+
+
+def address_text(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, port: int) -> str:
+    """``1.2.3.4:80`` or ``[::1]:80``, as audit records and rules write addresses."""
+    return f"[{ip}]:{port}" if ip.version == 6 else f"{ip}:{port}"
+
+
 def fd_kind(task: Task, fd: int) -> str:
     """The kind an ``args.X.kind`` condition tests: from the file's mode, or ``anon`` for
     files with no inode of a kind (eventfd, epoll, timerfd…)."""
@@ -334,12 +350,9 @@ class Enforcer:
     # network ---------------------------------------------------------------------------
     def check_address(self, op: int, family: int, host: str, port: int) -> None:
         """sockfs's hook: a host-network address a socket will bind or talk to."""
-        try:
-            ip = ipaddress.ip_address(host.split("%", 1)[0])
-        except ValueError:
+        ip = host_ip(host)
+        if ip is None:
             return
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped
         chosen: Rule | None = None
         for rule in self.net_rules:
             if not rule.net_ops & op:
@@ -353,9 +366,8 @@ class Enforcer:
         action = chosen.action if chosen is not None else self.policy.default_network
         if action.kind != "allow":
             kernel = self.kernel
-            text = f"[{ip}]:{port}" if ip.version == 6 else f"{ip}:{port}"
             self.enforce(kernel.current if kernel is not None else None, action, chosen,
-                         address=text, op="bind" if op == BIND else "connect")
+                         address=address_text(ip, port), op="bind" if op == BIND else "connect")
 
     # verdicts -----------------------------------------------------------------------------
     def enforce(self, task: Task | None, action: Action, rule: Rule | None, **what: Any) -> None:
