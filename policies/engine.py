@@ -24,6 +24,7 @@ First matching rule wins; a call no rule matches gets the category's default.
 from __future__ import annotations
 
 import ipaddress
+import operator
 import os
 import re
 import signal
@@ -36,6 +37,7 @@ from compatd.errors import KernelError
 from policies.model import (
     BIND,
     EXEC,
+    MASK64,
     READ,
     STAT,
     WRITE,
@@ -180,19 +182,27 @@ def _decode(raw: int, kind: str) -> int:
 
 
 def condition_holds(c: ArgCondition, kind: str, task: Task, args: tuple[int, ...]) -> bool:
-    v = _decode(args[c.index], kind)
     op = c.op
+    if op == "kind":
+        return fd_kind(task, _decode(args[c.index], kind)) in c.kinds
+    # As an unsigned 64-bit register (ArgCondition): what seccomp profiles compare.
+    v = _decode(args[c.index], kind) & MASK64
     if op == "eq":
-        return v in c.values
+        return any(v == x & MASK64 for x in c.values)
+    x = c.values[0] & MASK64
     if op == "all":
-        return v & c.values[0] == c.values[0]
+        return v & x == x
     if op == "any":
-        return bool(v & c.values[0])
+        return bool(v & x)
     if op == "none":
-        return not v & c.values[0]
+        return not v & x
     if op == "masked":
-        return v & c.values[0] == c.values[1]
-    return fd_kind(task, v) in c.kinds  # "kind"
+        return v & x == c.values[1] & MASK64
+    return COMPARE[op](v, x)
+
+
+COMPARE = {"ne": operator.ne, "lt": operator.lt, "le": operator.le, "gt": operator.gt,
+           "ge": operator.ge}
 
 
 class Enforcer:

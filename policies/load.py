@@ -19,6 +19,7 @@ from policies.model import (
     ACCESS_NAMES,
     ACTIONS,
     ALL_ACCESS,
+    COMPARISONS,
     EXEC,
     NET_OP_NAMES,
     Action,
@@ -44,7 +45,7 @@ LIMIT_KEYS = {"processes": "count", "threads": "count", "open_files": "count",
               "bytes_written": "size", "file_size": "size", "cpu_seconds": "count",
               "wall_seconds": "seconds", "memory": "size"}
 FD_KINDS = ("file", "dir", "pipe", "socket", "chr", "blk", "link", "anon")
-ARG_OPS = ("all", "any", "none", "mask", "value", "in", "kind")
+ARG_OPS = ("all", "any", "none", "mask", "value", "in", "kind", *COMPARISONS)
 SIZE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
 
@@ -379,6 +380,11 @@ class _Reader:
                 raise self.error(line, f"{where}: args.{name}.kind: one or more of "
                                  f"{', '.join(FD_KINDS)}")
             return ArgCondition(index, name, "kind", kinds=tuple(kinds))
+        if op in COMPARISONS:
+            if isinstance(arg, list):
+                raise self.error(line, f"{where}: args.{name}.{op}: one value (for several, "
+                                 "give separate rules)")
+            return ArgCondition(index, name, op, (value(arg),))
         items = arg if isinstance(arg, list) else [arg]
         if op == "in":
             return ArgCondition(index, name, "eq", tuple(value(v) for v in items))

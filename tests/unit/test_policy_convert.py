@@ -1,4 +1,5 @@
-"""Policies made from something else: a learning run's observations (policies/learn.py)."""
+"""Policies made from something else: a learning run's observations (policies/learn.py);
+the argument comparisons seccomp profiles need."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import pytest
 from compatd.errors import KernelError
 from policies.engine import Enforcer
 from policies.learn import Observations, file_rules, normalise, render_policy
-from policies.load import parse_policy
-from policies.model import EXEC, READ, STAT, WRITE
+from policies.load import PolicyError, parse_policy
+from policies.model import EXEC, READ, STAT, WRITE, Action, Policy
+from syscalls.numbers import NUMBERS
 
 LIBS = "/usr/lib/x86_64-linux-gnu"
 LS_ETC = {
@@ -106,3 +108,37 @@ def test_rendered_policy_allows_what_was_seen_and_little_else() -> None:
     assert net == {(1, "127.0.0.1/32", 6379), (1, "::1/128", 53), (2, "0.0.0.0/32", 8080)}
     [sys_rule] = [r for r in policy.rules if r.kind == "syscall"]
     assert len(sys_rule.syscalls) == 3
+
+
+# Argument comparisons (the ops seccomp profiles need) -----------------------------------------
+def decide(policy: Policy, name: str, *args: int) -> Action:
+    """The verdict of ``policy``'s syscall rules on a call (no fd-kind tests here)."""
+    enforcer = Enforcer(policy)
+    nr = NUMBERS[name]
+    if enforcer.by_nr[nr] is None:
+        return Action("allow")
+    padded = (*args, *(0,) * (6 - len(args)))
+    return enforcer.decide(None, nr, padded)[0]  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("spec", "fd", "holds"), [
+    ("{ ne = 4 }", 3, True), ("{ ne = 4 }", 4, False),
+    ("{ lt = 3 }", 2, True), ("{ lt = 3 }", 3, False),
+    ("{ le = 3 }", 3, True), ("{ le = 3 }", 4, False),
+    ("{ gt = 3 }", 4, True), ("{ gt = 3 }", 3, False),
+    ("{ ge = 3 }", 3, True), ("{ ge = 3 }", 2, False),
+    # An int is compared as the register seccomp sees: -1 sign-extended, above any fd.
+    ("{ lt = 3 }", 0xFFFFFFFF, False), ("{ gt = 3 }", 0xFFFFFFFF, True),
+    ("-1", 0xFFFFFFFF, True), ('"0xffffffffffffffff"', 0xFFFFFFFF, True),
+    ("{ ge = -100 }", 0xFFFFFFFF, True), ("{ ge = -100 }", 5, False),
+])
+def test_comparison_ops(spec: str, fd: int, holds: bool) -> None:
+    pol = parse_policy(f'[[rule]]\nsyscall = "dup"\nargs.oldfd = {spec}\naction = "deny"\n',
+                       "t.toml")
+    assert (decide(pol, "dup", fd).kind == "deny") == holds
+
+
+def test_a_comparison_takes_one_value() -> None:
+    with pytest.raises(PolicyError, match=r"t.toml:3: rule 1: args.oldfd.lt: one value"):
+        parse_policy('[[rule]]\nsyscall = "dup"\nargs.oldfd = { lt = [1, 2] }\n'
+                     'action = "deny"\n', "t.toml")
