@@ -25,13 +25,13 @@ stat'ed can be covered by two different patterns:
 
 from __future__ import annotations
 
-import json
 import re
 import shlex
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from policies import toml_out
 from policies.engine import Enforcer, address_text, glob_regex, host_ip, is_literal
 from policies.model import ACCESS_NAMES, BIND, EXEC, READ, STAT, WRITE, Policy
 from syscalls.numbers import MAX_NR, NAMES
@@ -197,15 +197,6 @@ def access_order(mask: int) -> tuple[int, ...]:
 
 
 # the policy text ---------------------------------------------------------------------------
-def toml_list(items: list[str]) -> str:
-    """A TOML array of strings: on one line if short, else one item per line (JSON strings
-    are TOML basic strings)."""
-    inline = "[" + ", ".join(json.dumps(i) for i in items) + "]"
-    if len(inline) <= 72:
-        return inline
-    return "[\n" + "".join(f"    {json.dumps(i)},\n" for i in items) + "]"
-
-
 ACCESS_VERBS = {READ: "read", WRITE: "written or created", EXEC: "executed",
                 STAT: "looked up or stat'ed"}
 
@@ -220,36 +211,22 @@ def render_policy(seen: Observations, command: list[str], status: int | None) ->
     """The learned policy as TOML: deny by default, allow exactly what ``seen`` needed."""
     name = command[0].rpartition("/")[2] if command else "program"
     cmd = shlex.join(command)
-    # A comment ends at a line break: the command's own (a script's) are shown escaped.
-    one_line = re.sub(r"[\x00-\x08\x0a-\x1f\x7f]", lambda m: f"\\x{ord(m.group()):02x}", cmd)
-    out = [
-        f"# Learned by `compatd policy learn` from: {one_line}",
-        f"# The run ended with exit status {status}." if status is not None else
-        "# The run did not end normally.",
-        "# Deny by default; allow the syscalls, files and addresses that run used.",
-        f"name = {json.dumps('learned-' + name)}",
-        f"description = {json.dumps('What ' + cmd + ' needed, learned from one run.')}",
-        "",
-        "[defaults]",
-        'syscall = "deny"',
-        'file = "deny"',
-        'network = "deny"',
-    ]
+    out = toml_out.head(
+        [f"Learned by `compatd policy learn` from: {cmd}",
+         f"The run ended with exit status {status}." if status is not None else
+         "The run did not end normally.",
+         "Deny by default; allow the syscalls, files and addresses that run used."],
+        f"learned-{name}", f"What {cmd} needed, learned from one run.",
+        {"syscall": "deny", "file": "deny", "network": "deny"})
     if seen.syscalls:
-        out += ["", "[[rule]]", 'comment = "the syscalls the run made"',
-                f"syscall = {toml_list(sorted(seen.syscalls))}", 'action = "allow"']
+        out += toml_out.rule({"comment": "the syscalls the run made",
+                              "syscall": sorted(seen.syscalls), "action": "allow"})
     for mask, patterns in file_rules(seen.paths):
         kinds = [n for n, b in ACCESS_NAMES.items() if mask & b]
-        out += ["", "[[rule]]", f"comment = {json.dumps(rule_comment(mask))}"]
-        if mask == EXEC:
-            out.append(f"exec = {toml_list(patterns)}")
-        else:
-            out += [f"path = {toml_list(patterns)}", f"access = {toml_list(kinds)}"]
-        out.append('action = "allow"')
+        where = {"exec": patterns} if mask == EXEC else {"path": patterns, "access": kinds}
+        out += toml_out.rule({"comment": rule_comment(mask), **where, "action": "allow"})
     for key, addrs, what in (("connect", seen.connects, "addresses the run connected or sent to"),
                              ("bind", seen.binds, "addresses the run bound")):
         if addrs:
-            out += ["", "[[rule]]", f"comment = {json.dumps(what)}",
-                    f"{key} = {toml_list(sorted(addrs))}", 'action = "allow"']
+            out += toml_out.rule({"comment": what, key: sorted(addrs), "action": "allow"})
     return "\n".join(out) + "\n"
-
