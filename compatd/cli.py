@@ -11,7 +11,10 @@ import os
 import signal
 import stat as st
 import sys
-from typing import TYPE_CHECKING, TextIO
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 import click
 
@@ -34,47 +37,87 @@ def cli() -> None:
     """compatd: run real Linux programs inside a Python model of the kernel."""
 
 
+@dataclass(frozen=True)
+class Sandbox:
+    """The options ``run`` and ``policy learn`` share: the sandbox's mounts and network, and
+    how the supervisor runs."""
+
+    strict: bool = False
+    notify: bool = True
+    max_procs: int = 512
+    trace_path: str | None = None
+    pin: bool = True
+    root_dir: str | None = None
+    binds: tuple[str, ...] = ()
+    tmpfs_paths: tuple[str, ...] = ()
+    ro: bool = False
+    net: str = "host"
+
+
+SANDBOX_OPTIONS = (
+    click.option("--strict", is_flag=True, help="A handler bug stops the run (the tests use it)."),
+    click.option(
+        "--notify/--no-notify",
+        default=True,
+        show_default=True,
+        help="Answer the calls that need no ptrace stop through seccomp user notification.",
+    ),
+    click.option("--max-procs", type=click.IntRange(1), default=512, show_default=True,
+                 help="Processes the sandbox may hold at once (fork fails with EAGAIN past "
+                      "it)."),
+    click.option("--trace", "trace_path", default=None, metavar="FILE",
+                 help="Print every trapped call and its result to FILE ('-': stderr)."),
+    click.option(
+        "--pin/--no-pin",
+        default=True,
+        show_default=True,
+        help="Keep the supervisor and the program on one CPU (a ptrace stop is then much "
+             "cheaper).",
+    ),
+    click.option(
+        "--root", "root_dir", metavar="DIR",
+        help="The sandbox's / is DIR (read-only, changes kept in memory) instead of the "
+             "host's /.",
+    ),
+    click.option(
+        "--bind", "binds", metavar="HOST:SANDBOX[:ro]", multiple=True,
+        help="Show the host directory HOST at SANDBOX (read-write unless :ro). Repeatable.",
+    ),
+    click.option(
+        "--tmpfs", "tmpfs_paths", metavar="PATH", multiple=True,
+        help="Mount an empty in-memory filesystem at PATH. Repeatable.",
+    ),
+    click.option(
+        "--ro", is_flag=True,
+        help="Nothing reaches the host: the cwd and read-write binds keep changes in memory.",
+    ),
+    click.option(
+        "--net", "net", type=click.Choice(["host", "loopback", "none"]), default="host",
+        show_default=True,
+        help="host: the host's network; loopback: only 127.0.0.0/8 and ::1 on the host; "
+             "none: a loopback network private to the sandbox.",
+    ),
+)  # fmt: skip
+SANDBOX_FIELDS = tuple(Sandbox.__dataclass_fields__)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def sandbox_options(f: F) -> F:
+    """The ``Sandbox`` options, for every command that runs a program."""
+    for option in reversed(SANDBOX_OPTIONS):
+        f = option(f)
+    return f
+
+
+def split_sandbox(opts: dict[str, Any]) -> Sandbox:
+    """Take the ``Sandbox`` options out of a command's keyword arguments."""
+    return Sandbox(**{k: opts.pop(k) for k in SANDBOX_FIELDS})
+
+
 @cli.command(context_settings={"allow_interspersed_args": False})
-@click.option("--strict", is_flag=True, help="A handler bug stops the run (the tests use it).")
+@sandbox_options
 @click.option("--trace-all", is_flag=True, help="Trap every syscall, HOST ones included.")
-@click.option(
-    "--notify/--no-notify",
-    default=True,
-    show_default=True,
-    help="Answer the calls that need no ptrace stop through seccomp user notification.",
-)
-@click.option("--max-procs", type=click.IntRange(1), default=512, show_default=True,
-              help="Processes the sandbox may hold at once (fork fails with EAGAIN past it).")
-@click.option("--trace", "trace_path", default=None, metavar="FILE",
-              help="Print every trapped call and its result to FILE ('-': stderr).")
-@click.option(
-    "--pin/--no-pin",
-    default=True,
-    show_default=True,
-    help="Keep the supervisor and the program on one CPU (a ptrace stop is then much cheaper).",
-)
-@click.option(
-    "--root", "root_dir", metavar="DIR",
-    help="The sandbox's / is DIR (read-only, changes kept in memory) instead of the host's /.",
-)
-@click.option(
-    "--bind", "binds", metavar="HOST:SANDBOX[:ro]", multiple=True,
-    help="Show the host directory HOST at SANDBOX (read-write unless :ro). Repeatable.",
-)
-@click.option(
-    "--tmpfs", "tmpfs_paths", metavar="PATH", multiple=True,
-    help="Mount an empty in-memory filesystem at PATH. Repeatable.",
-)
-@click.option(
-    "--ro", is_flag=True,
-    help="Nothing reaches the host: the cwd and read-write binds keep changes in memory.",
-)
-@click.option(
-    "--net", "net", type=click.Choice(["host", "loopback", "none"]), default="host",
-    show_default=True,
-    help="host: the host's network; loopback: only 127.0.0.0/8 and ::1 on the host; "
-         "none: a loopback network private to the sandbox.",
-)
 @click.option(
     "--report", "report_path", metavar="FILE.json",
     help="Write what the run needed (syscalls, errors, flags, files, unsupported cases) to "
@@ -94,38 +137,59 @@ def cli() -> None:
 @click.option("--clear", "clears", multiple=True, hidden=True)  # explore: NAME:FLAG dropped
 @click.argument("program")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def run(strict: bool, trace_all: bool, notify: bool, max_procs: int, trace_path: str | None,
-        pin: bool,
-        root_dir: str | None, binds: tuple[str, ...], tmpfs_paths: tuple[str, ...], ro: bool,
-        net: str, report_path: str | None, db_path: str | None, no_db: bool,
+def run(trace_all: bool, report_path: str | None, db_path: str | None, no_db: bool,
         policy_name: str | None, audit_path: str | None, stubs: tuple[str, ...],
         fakes: tuple[str, ...], clears: tuple[str, ...], program: str,
-        args: tuple[str, ...]) -> None:
+        args: tuple[str, ...], **opts: Any) -> None:
     """Run PROGRAM with ARGS under compatd; exit with its status (128+N if killed by N)."""
-    from compatd import loader
-    from compatd.kernel.kernel import Kernel, shell_status
-    from compatd.platform.ptrace import PtracePlatform
-    from compatd.platform.seccomp import build_program
-    from syscalls.table import filter_rules, load_all
-    from vfs import ops
-    from vfs.namespace import mount_proc
+    from compatd.kernel.kernel import shell_status
+    from syscalls.table import load_all
 
     load_all()
-    from vfs.sockfs import set_net_mode
-
-    set_net_mode(net)
+    sandbox = split_sandbox(opts)
     overrides = _overrides(stubs, fakes, clears)
     if overrides and not trace_all:
         # A syscall the host runs untrapped must trap to be stubbed or faked.
         from syscalls.table import BY_NR
         trace_all = any(BY_NR[nr].runs_on_host for nr in overrides  # type: ignore[union-attr]
                         if not isinstance(overrides[nr], tuple))
+    recorder = None
+    after = None
     if report_path is not None:
-        parent = os.path.dirname(os.path.abspath(report_path))
-        if not os.path.isdir(parent) or not os.access(parent, os.W_OK):
-            raise CommandLineError(f"--report {report_path}: cannot write there")
-    enforcer = _enforcer(policy_name, audit_path)
-    ns, cwd = _namespace(os.getcwd().encode(), root_dir, binds, tmpfs_paths, ro)
+        from compatd.report import Recorder
+
+        check_writable(report_path, "--report")
+        recorder = Recorder([program, *args], trace_all=trace_all)
+
+        def after(kernel: Kernel, status: int | None) -> None:
+            _write_report(recorder, kernel, status, report_path, db_path, no_db)
+
+    status = execute(sandbox, program, args, trace_all=trace_all,
+                     enforcer=_enforcer(policy_name, audit_path), overrides=overrides,
+                     recorder=recorder, after=after)
+    raise SystemExit(shell_status(status))
+
+
+def execute(sandbox: Sandbox, program: str, args: tuple[str, ...], *, trace_all: bool = False,
+            enforcer: Enforcer | None = None,
+            overrides: dict[int, str | tuple[str, int, int]] | None = None,
+            recorder: Recorder | None = None,
+            after: Callable[[Kernel, int | None], None] | None = None) -> int:
+    """Run PROGRAM with ARGS in the sandbox; the first process's wait status. ``after`` is
+    called when the run ends, also when it ends by an exception (status None)."""
+    from compatd import loader
+    from compatd.kernel.kernel import Kernel
+    from compatd.platform.ptrace import PtracePlatform
+    from compatd.platform.seccomp import build_program
+    from syscalls.table import filter_rules, load_all
+    from vfs import ops
+    from vfs.namespace import mount_proc
+    from vfs.sockfs import set_net_mode
+
+    load_all()
+    set_net_mode(sandbox.net)
+    ns, cwd = _namespace(os.getcwd().encode(), sandbox.root_dir, sandbox.binds,
+                         sandbox.tmpfs_paths, sandbox.ro)
     root = ns.root_dentry()
     ctx = ops.PathContext(root, root, _HostCreds(), 0o022)
     try:
@@ -133,6 +197,24 @@ def run(strict: bool, trace_all: bool, notify: bool, max_procs: int, trace_path:
     except KernelError as e:
         raise CommandLineError(f"the current directory is not reachable: {e}") from e
     ctx.start = cwd_dentry
+
+    cpu = None
+    if sandbox.pin:
+        cpu = min(os.sched_getaffinity(0))
+    rules = filter_rules(notify=sandbox.notify and not trace_all,
+                         trapped=enforcer.traps() if enforcer is not None else frozenset())
+    notify_nrs = frozenset(r.nr for r in rules if r.notify)
+    platform = PtracePlatform(build_program(rules, trace_all=trace_all), pin_cpu=cpu,
+                              notify_nrs=notify_nrs)
+    kernel = Kernel(platform, ns, strict=sandbox.strict, trace=_open_trace(sandbox.trace_path),
+                    recorder=recorder, overrides=overrides, enforcer=enforcer)
+    kernel.max_procs = sandbox.max_procs
+    # procfs is generated from the kernel model; mounting it is the supervisor's doing, not
+    # the program's, so no policy applies.
+    with enforcer.paused() if enforcer is not None else nullcontext():
+        mount_proc(ns, kernel)
+    # The first program is found and loaded with the policy's hooks in place: its path and
+    # its ELF interpreter are checked for exec access as any later execve's are.
     exe = _find_program(ctx, program.encode(), os.environ.get("PATH", ""))
     argv = [program.encode(), *(a.encode() for a in args)]
     envp = [f"{k}={v}".encode() for k, v in os.environ.items()]
@@ -140,41 +222,29 @@ def run(strict: bool, trace_all: bool, notify: bool, max_procs: int, trace_path:
         plan = loader.prepare(ctx, exe, argv, envp)
     except KernelError as e:
         raise CommandLineError(f"{program}: {os.strerror(e.errno)}") from None
-
-    cpu = None
-    if pin:
-        cpu = min(os.sched_getaffinity(0))
-    rules = filter_rules(notify=notify and not trace_all,
-                         trapped=enforcer.traps() if enforcer is not None else frozenset())
-    notify_nrs = frozenset(r.nr for r in rules if r.notify)
-    platform = PtracePlatform(build_program(rules, trace_all=trace_all), pin_cpu=cpu,
-                              notify_nrs=notify_nrs)
-    recorder = None
-    if report_path is not None:
-        from compatd.report import Recorder
-
-        recorder = Recorder([program, *args], trace_all=trace_all)
-    kernel = Kernel(platform, ns, strict=strict, trace=_open_trace(trace_path),
-                    recorder=recorder, overrides=overrides, enforcer=enforcer)
-    kernel.max_procs = max_procs
-    mount_proc(ns, kernel)  # procfs is generated from the kernel model
     # The terminal's Ctrl-C and Ctrl-\ reach the program (same process group); the
     # supervisor outlives them to report its status, and wakes programs waiting in an
     # emulated call so the host can deliver the signal to them.
     for sig in (signal.SIGINT, signal.SIGQUIT):
         signal.signal(sig, kernel.terminal_signal)
     first = kernel.start(plan, cwd_dentry, _stdio())
-    if recorder is None:
-        status = kernel.run()
-    else:
+    if recorder is not None:
         recorder.note_initial_exec(first.tid, os.fsdecode(exe))
-        status = None
-        try:
-            status = kernel.run()
-        finally:
-            _write_report(recorder, kernel, status, report_path, db_path, no_db)
+    status = None
+    try:
+        status = kernel.run()
+    finally:
+        if after is not None:
+            after(kernel, status)
     sys.stdout.flush()
-    raise SystemExit(shell_status(status))
+    return status
+
+
+def check_writable(path: str, option: str) -> None:
+    """An output file's directory must take it: said before the run, not after it."""
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent) or not os.access(parent, os.W_OK):
+        raise CommandLineError(f"{option} {path}: cannot write there")
 
 
 def _enforcer(policy_name: str | None, audit_path: str | None) -> Enforcer | None:

@@ -37,11 +37,14 @@ from __future__ import annotations
 
 import fcntl
 import ipaddress
+import operator
 import os
 import re
 import signal
 import socket
 import stat as st
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from compatd.errors import KernelError
@@ -49,6 +52,7 @@ from policies.model import (
     BIND,
     CONNECT,
     EXEC,
+    MASK64,
     READ,
     STAT,
     WRITE,
@@ -232,6 +236,22 @@ def identity(inode: Inode) -> tuple[int, ...]:
     return (0, *host) if host is not None else (1, *inode.key)
 
 
+def host_ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address network rules match: without its scope, an IPv4-mapped one as IPv4."""
+    try:
+        ip = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
+
+
+def address_text(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, port: int) -> str:
+    """``1.2.3.4:80`` or ``[::1]:80``, as audit records and rules write addresses."""
+    return f"[{ip}]:{port}" if ip.version == 6 else f"{ip}:{port}"
+
+
 def fd_kind(task: Task, fd: int) -> str:
     """The kind an ``args.X.kind`` condition tests: from the file's mode, or ``anon`` for
     files with no inode of a kind (eventfd, epoll, timerfd…), ``none`` for no open file
@@ -261,19 +281,27 @@ def _decode(raw: int, kind: str) -> int:
 
 
 def condition_holds(c: ArgCondition, kind: str, task: Task, args: tuple[int, ...]) -> bool:
-    v = _decode(args[c.index], kind)
     op = c.op
+    if op == "kind":
+        return fd_kind(task, _decode(args[c.index], kind)) in c.kinds
+    # As an unsigned 64-bit register (ArgCondition): what seccomp profiles compare.
+    v = _decode(args[c.index], kind) & MASK64
     if op == "eq":
-        return v in c.values
+        return any(v == x & MASK64 for x in c.values)
+    x = c.values[0] & MASK64
     if op == "all":
-        return v & c.values[0] == c.values[0]
+        return v & x == x
     if op == "any":
-        return bool(v & c.values[0])
+        return bool(v & x)
     if op == "none":
-        return not v & c.values[0]
+        return not v & x
     if op == "masked":
-        return v & c.values[0] == c.values[1]
-    return fd_kind(task, v) in c.kinds  # "kind"
+        return v & x == c.values[1] & MASK64
+    return COMPARE[op](v, x)
+
+
+COMPARE = {"ne": operator.ne, "lt": operator.lt, "le": operator.le, "gt": operator.gt,
+           "ge": operator.ge}
 
 
 class Enforcer:
@@ -312,12 +340,13 @@ class Enforcer:
         self.file_rules = [r for r in policy.rules if r.kind == "file"]
         self.net_rules = [r for r in policy.rules if r.kind == "network"]
         # One regex per access bit: the alternatives are the rules that cover that access,
-        # in order, so the first alternative that matches is the rule that decides.
+        # in order, so the first alternative that matches is the rule that decides. The end
+        # anchor is outside them all: each alternative must match the whole path.
         self.path_regex: dict[int, re.Pattern[str] | None] = {}
         for bit in ACCESS_BITS:
             alts = [f"(?P<r{r.index}>{'|'.join(glob_regex(p) for p in r.paths)})"
                     for r in self.file_rules if r.access & bit]
-            self.path_regex[bit] = re.compile("|".join(alts) + r"\Z") if alts else None
+            self.path_regex[bit] = re.compile(f"(?:{'|'.join(alts)})\\Z") if alts else None
         self.rules_by_index = {r.index: r for r in policy.rules}
         # Every pattern as components, in rule order, for what a whole regex cannot answer.
         self.patterns = [(r, components(p)) for r in self.file_rules for p in r.paths]
@@ -337,13 +366,17 @@ class Enforcer:
 
     def attach(self, kernel: Kernel) -> None:
         """Learn the files the rules name (hard links), then install the hooks."""
-        from vfs import ops, resolver, sockfs
-
         self.kernel = kernel
         if not self.quiet:
-            # Before the hook: these walks are ours, not the program's, and must not be
+            # Before the hooks: these walks are ours, not the program's, and must not be
             # refused by the very rules they look up.
             self.learn_identities(kernel.ns.root_dentry())
+        self.install()
+
+    def install(self) -> None:
+        from vfs import ops, resolver, sockfs
+
+        if not self.quiet:
             resolver.policy_hook = self.check_dentry
             ops.policy_rename_hook = self.check_new_name
         if not self.quiet_net:
@@ -401,6 +434,16 @@ class Enforcer:
                     nxt.append((f"{path}/{name}", child))
             found = nxt
         return found
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """No hooks meanwhile: for the supervisor's own resolutions (mounting /proc), which
+        no program asked for."""
+        self.detach()
+        try:
+            yield
+        finally:
+            self.install()
 
     # syscalls ---------------------------------------------------------------------------
     def begin(self, task: Task, nr: int, args: tuple[int, ...]) -> None:
@@ -559,12 +602,9 @@ class Enforcer:
     # network ---------------------------------------------------------------------------
     def check_address(self, op: int, family: int, host: str, port: int) -> None:
         """sockfs's hook: a host-network address a socket will bind or talk to."""
-        try:
-            ip = ipaddress.ip_address(host.split("%", 1)[0])
-        except ValueError:
+        ip = host_ip(host)
+        if ip is None:
             return
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped
         chosen: Rule | None = None
         for rule in self.net_rules:
             if not rule.net_ops & op:
@@ -578,9 +618,8 @@ class Enforcer:
         action = chosen.action if chosen is not None else self.policy.default_network
         if action.kind != "allow":
             kernel = self.kernel
-            text = f"[{ip}]:{port}" if ip.version == 6 else f"{ip}:{port}"
             self.enforce(kernel.current if kernel is not None else None, action, chosen,
-                         address=text, op="bind" if op == BIND else "connect")
+                         address=address_text(ip, port), op="bind" if op == BIND else "connect")
 
     # verdicts -----------------------------------------------------------------------------
     def enforce(self, task: Task | None, action: Action, rule: Rule | None, **what: Any) -> None:

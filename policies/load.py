@@ -19,6 +19,7 @@ from policies.model import (
     ACCESS_NAMES,
     ACTIONS,
     ALL_ACCESS,
+    COMPARISONS,
     EXEC,
     NET_OP_NAMES,
     Action,
@@ -47,7 +48,7 @@ FD_KINDS = ("file", "dir", "pipe", "socket", "chr", "blk", "link", "anon")
 # Names of values that are not bits of their flag set, so FLAGSETS cannot render them but a
 # rule may test them (args.flags = {mask = "O_ACCMODE", value = "O_WRONLY"}).
 VALUE_NAMES = {"open": {"O_RDONLY": 0, "O_WRONLY": 1, "O_RDWR": 2, "O_ACCMODE": 3}}
-ARG_OPS = ("all", "any", "none", "mask", "value", "in", "kind")
+ARG_OPS = ("all", "any", "none", "mask", "value", "in", "kind", *COMPARISONS)
 SIZE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
 
@@ -386,6 +387,11 @@ class _Reader:
                 raise self.error(line, f"{where}: args.{name}.kind: one or more of "
                                  f"{', '.join(FD_KINDS)}")
             return ArgCondition(index, name, "kind", kinds=tuple(kinds))
+        if op in COMPARISONS:
+            if isinstance(arg, list):
+                raise self.error(line, f"{where}: args.{name}.{op}: one value (for several, "
+                                 "give separate rules)")
+            return ArgCondition(index, name, op, (value(arg),))
         items = arg if isinstance(arg, list) else [arg]
         if op == "in":
             return ArgCondition(index, name, "eq", tuple(value(v) for v in items))

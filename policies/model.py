@@ -25,6 +25,9 @@ BIND = 2  # bind (listen follows from it)
 NET_OP_NAMES = {"connect": CONNECT, "bind": BIND}
 
 ACTIONS = ("allow", "deny", "kill", "audit", "fake")
+# Argument comparisons against one value (ArgCondition ops besides eq, the bit tests and kind).
+COMPARISONS = ("ne", "lt", "le", "gt", "ge")
+MASK64 = (1 << 64) - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +58,13 @@ class ArgCondition:
 
     ops: ``eq`` (equals any of ``values``), ``all`` (every bit of ``values[0]`` set), ``any``
     (some bit set), ``none`` (no bit set), ``masked`` (``arg & values[0] == values[1]``),
-    ``kind`` (an fd argument whose file is of one of the kinds in ``kinds``).
+    ``ne``, ``lt``, ``le``, ``gt``, ``ge`` (compared with ``values[0]``), ``kind`` (an fd
+    argument whose file is of one of the kinds in ``kinds``).
+
+    Values are compared as seccomp compares registers: the argument as the syscall table
+    decodes it (an int sign-extended, an unsigned int zero-extended), as an unsigned 64-bit
+    number, against the value taken the same way; so ``-1`` and ``0xffffffffffffffff`` are
+    one value, and for an fd ``lt = 3`` does not hold for -1.
     """
 
     index: int
