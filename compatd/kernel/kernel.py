@@ -30,6 +30,7 @@ from compatd.platform.stub import STUB_TRAP_NR
 from syscalls.numbers import NUMBERS
 from syscalls.table import BY_NR, MAX_NR, Level, load_all
 from vfs.base import tick
+from vfs.common import host_signal_masks
 
 if TYPE_CHECKING:
     from compatd.loader import ExecPlan
@@ -592,14 +593,7 @@ def signal_caught(tgid: int, signo: int) -> bool:
     """Whether process ``tgid`` has a handler for ``signo`` (SigCgt in its status)."""
     if not 0 < signo <= 64:
         return False
-    try:
-        with open(f"/proc/{tgid}/status", "rb") as f:
-            for line in f:
-                if line.startswith(b"SigCgt:"):
-                    return bool(int(line.split()[1], 16) >> (signo - 1) & 1)
-    except OSError:
-        pass
-    return False
+    return bool(host_signal_masks(tgid).get(b"SigCgt", 0) >> (signo - 1) & 1)
 
 
 def describe_call(task: Task, nr: int, args: tuple[int, ...]) -> str:
