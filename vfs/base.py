@@ -287,6 +287,11 @@ class OpenFile:
     """
 
     seekable: ClassVar[bool] = True
+    # A description whose reads only the host can serve (a signalfd dequeues the calling
+    # thread's signals): read and readv run on the host, on a copy of ``host_copy`` (the
+    # supervisor's own host fd of it) placed in the reader's table (Kernel.run_on_host).
+    host_reads: ClassVar[bool] = False
+    host_copy: int = -1
 
     def __init__(self, inode: Inode | None, flags: int) -> None:
         self.inode = inode
