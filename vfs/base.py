@@ -386,6 +386,10 @@ class OpenFile:
         the sandbox's own calls need nothing."""
         return None
 
+    def fdinfo(self) -> bytes:
+        """Lines /proc/PID/fdinfo/N shows after the common ones (a signalfd: its mask)."""
+        return b""
+
     def fsync(self) -> None:
         return None
 

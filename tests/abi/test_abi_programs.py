@@ -23,6 +23,8 @@ PLAIN += ["inet"]
 # System V IPC (issue 5): shared memory, message queues, semaphores.
 PLAIN += ["sysvshm", "sysvipc"]
 PLAIN += ["pidfd"]
+# signalfd: read through the host, readiness from the host's pending signals.
+PLAIN += ["signalfd"]
 
 
 def test_every_program_has_a_test() -> None:
