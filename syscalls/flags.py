@@ -608,6 +608,8 @@ MSG: dict[int, str] = {
 
 EVENTFD: dict[int, str] = {0x1: "EFD_SEMAPHORE", 0o4000: "EFD_NONBLOCK", 0o2000000: "EFD_CLOEXEC"}
 
+SIGNALFD: dict[int, str] = {0o4000: "SFD_NONBLOCK", 0o2000000: "SFD_CLOEXEC"}
+
 # epoll_create1 flags; the event bits are ``epoll_events`` and the operations ``epoll_ctl``.
 EPOLL: dict[int, str] = {0o2000000: "EPOLL_CLOEXEC"}
 
@@ -671,6 +673,7 @@ FLAGSETS: dict[str, dict[int, str]] = {
     "socket_type": SOCKET_TYPE,
     "msg": MSG,
     "eventfd": EVENTFD,
+    "signalfd": SIGNALFD,
     "epoll": EPOLL,
     "epoll_ctl": EPOLL_CTL,
     "epoll_events": EPOLL_EVENTS,

@@ -1,15 +1,18 @@
-"""Files on the anonymous inode (Linux's anon_inodefs): eventfd and timerfd objects.
+"""Files on the anonymous inode (Linux's anon_inodefs): eventfd, timerfd and signalfd objects.
 
 All of them share one inode, as on Linux: ``fstat`` shows mode 0600 without a file type,
 and /proc/PID/fd/N reads ``anon_inode:[eventfd]`` (``anon_name``). Readiness (``poll``) and
 wakeups (``WaitQueue``) follow fs/eventfd.c and fs/timerfd.c; a read or write that must
 wait raises ``WouldBlock`` and the kernel loop retries it after something changed (a write
-from another task, a timer).
+from another task, a timer). A signalfd's signals are the host's: its reads run on the
+host (``SignalFd``).
 """
 
 from __future__ import annotations
 
 import errno
+import fcntl
+import os
 import struct
 import time
 from typing import TYPE_CHECKING, Any
@@ -27,6 +30,7 @@ from vfs.base import (
     Stat,
     WaitQueue,
 )
+from vfs.common import host_signal_masks
 from vfs.flags import O_NONBLOCK, O_RDWR
 
 if TYPE_CHECKING:
@@ -262,3 +266,87 @@ class TimerFd(AnonFile):
 
     def release(self) -> None:
         self._disarm()
+
+
+# signalfd ------------------------------------------------------------------------------
+# While a caller waits for a signalfd, look at the pending signals again this often: signals
+# from outside the sandbox's own calls (the terminal, alarm, setitimer and POSIX timers the
+# host runs, other host processes; also kill and tgkill, which the host runs after our
+# answer, usually after the loop's retry) reach the host's queues without telling us.
+SIGNAL_RECHECK = 0.01
+
+
+class SignalFd(AnonFile):
+    """fs/signalfd.c over the host's signal queues.
+
+    Signals are queued and delivered by the host, so the model cannot dequeue one. A
+    signalfd's read acts on the signals of the *reading* thread, not of its creator, so the
+    supervisor makes the real signalfd itself (``host_copy``, sharing this description's
+    mask and O_NONBLOCK) and read/readv run on the host (``host_reads``) on a copy of it in
+    the reader's fd table at the model's number: the host dequeues the caller's signal with
+    its exact siginfo, blocks, and ends with EINTR or restarts exactly as natively.
+
+    The model keeps the mask (SIGKILL and SIGSTOP dropped, as do_signalfd4 does) for poll
+    and fdinfo. Readiness is signalfd_poll's: POLLIN while a signal in the mask is pending
+    for the polling thread (``kernel.current``) or its process, read from the host's
+    /proc/TID/status (SigPnd | ShdPnd). It has no wait queue: epoll compares its readiness at
+    each look; parked callers are retried after the sandbox's calls and exits (a child's
+    exit queues SIGCHLD before we see it), and every SIGNAL_RECHECK seconds while they wait.
+    """
+
+    anon_name = b"[signalfd]"
+    host_reads = True
+
+    def __init__(self, kernel: Kernel, host_copy: int, mask: int, flags: int) -> None:
+        self.host_copy = host_copy
+        super().__init__(flags)
+        self.kernel = kernel
+        self.mask = mask
+        self.recheck: int | None = None  # the kernel timer while callers wait
+
+    @property
+    def flags(self) -> int:
+        return self._flags
+
+    @flags.setter
+    def flags(self, value: int) -> None:
+        # F_SETFL and FIONBIO change the description: the host's reads must see O_NONBLOCK.
+        old = self.__dict__.get("_flags", value)
+        self._flags = value
+        if (old ^ value) & O_NONBLOCK:
+            fcntl.fcntl(self.host_copy, fcntl.F_SETFL, value & O_NONBLOCK)
+
+    def read(self, size: int) -> bytes:
+        # Only read and readv reach the signals (on the host); signalfd_fops has no
+        # splice_read, so splice and sendfile fail with EINVAL.
+        raise KernelError(errno.EINVAL, "a signalfd is read only by read and readv")
+
+    def write(self, data: bytes) -> int:
+        raise KernelError(errno.EINVAL, "write to a signalfd")  # no write op: EINVAL
+
+    def wait_queues(self) -> tuple[WaitQueue, ...]:
+        return ()
+
+    def poll(self) -> int:
+        task = self.kernel.current
+        if task is None:
+            return 0
+        masks = host_signal_masks(task.tid)
+        pending = masks.get(b"SigPnd", 0) | masks.get(b"ShdPnd", 0)
+        return POLLIN if pending & self.mask else 0
+
+    def arm_wakeup(self, kernel: object, events: int) -> None:
+        if self.recheck is None:
+            self.recheck = self.kernel.add_timer(SIGNAL_RECHECK, self._rechecked)
+
+    def _rechecked(self) -> None:
+        self.recheck = None  # the loop retries the parked calls; those still waiting re-arm
+
+    def fdinfo(self) -> bytes:
+        return b"sigmask:\t%016x\n" % self.mask  # signalfd_show_fdinfo
+
+    def release(self) -> None:
+        if self.recheck is not None:
+            self.kernel.cancel_timer(self.recheck)
+            self.recheck = None
+        os.close(self.host_copy)

@@ -295,6 +295,11 @@ class OpenFile:
     seekable: ClassVar[bool] = True
     # Whether ``flush`` does anything: the fd table calls it on every close only then.
     flushes: ClassVar[bool] = False
+    # A description whose reads only the host can serve (a signalfd dequeues the calling
+    # thread's signals): read and readv run on the host, on a copy of ``host_copy`` (the
+    # supervisor's own host fd of it) placed in the reader's table (Kernel.run_on_host).
+    host_reads: ClassVar[bool] = False
+    host_copy: int = -1
 
     def __init__(self, inode: Inode | None, flags: int) -> None:
         self.inode = inode
@@ -388,6 +393,10 @@ class OpenFile:
         outside the sandbox (a host fd) asks the loop to watch it. Files changed only by
         the sandbox's own calls need nothing."""
         return None
+
+    def fdinfo(self) -> bytes:
+        """Lines /proc/PID/fdinfo/N shows after the common ones (a signalfd: its mask)."""
+        return b""
 
     def fsync(self) -> None:
         return None

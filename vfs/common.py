@@ -72,6 +72,25 @@ def stat_from_host(s: os.stat_result, dev: int, ino: int) -> Stat:
                 s.st_blksize, s.st_blocks, s.st_atime_ns, s.st_mtime_ns, s.st_ctime_ns)
 
 
+SIGNAL_MASK_LINES = (b"SigPnd", b"ShdPnd", b"SigBlk", b"SigIgn", b"SigCgt")
+
+
+def host_signal_masks(tid: int) -> dict[bytes, int]:
+    """The signal sets of host task ``tid`` from its /proc/TID/status: pending for the
+    thread (SigPnd) and for its process (ShdPnd), blocked, ignored, caught. Signals stay
+    with the host, so these are the truth; {} once the task is gone."""
+    masks: dict[bytes, int] = {}
+    try:
+        with open(f"/proc/{tid}/status", "rb") as f:
+            for line in f:
+                name, _, value = line.partition(b":")
+                if name in SIGNAL_MASK_LINES:
+                    masks[name] = int(value, 16)
+    except (OSError, ValueError):
+        pass
+    return masks
+
+
 class FileBase(OpenFile):
     """An open file whose data methods check the access mode first.
 

@@ -688,7 +688,8 @@ class ProcFS(Filesystem):
             ino = f.stat().ino
         except KernelError:
             ino = 0
-        return b"pos:\t%d\nflags:\t0%o\nmnt_id:\t%d\nino:\t%d\n" % (pos, flags, mnt_id, ino)
+        return b"pos:\t%d\nflags:\t0%o\nmnt_id:\t%d\nino:\t%d\n%s" % (pos, flags, mnt_id, ino,
+                                                                   f.fdinfo())
 
     # mounts -----------------------------------------------------------------------------------
     def _mount_lines(self) -> Iterator[tuple[Mount, bytes, bytes, bytes]]:

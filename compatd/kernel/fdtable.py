@@ -1,7 +1,10 @@
 """The per-process table of virtual file descriptors.
 
-The tracee's fd numbers live only here: the tracee holds no host fds of its own. An entry is
-an open file description (shared by ``dup``) plus the descriptor's own FD_CLOEXEC bit.
+The tracee's fd numbers live here: an entry is an open file description (shared by ``dup``)
+plus the descriptor's own FD_CLOEXEC bit. The tracee holds no host fds of its own, except
+copies of the few descriptions only the host can serve (a signalfd reads the calling
+thread's signals), placed in its host table at the number this table gave them; ``host``
+records them.
 """
 
 from __future__ import annotations
@@ -15,11 +18,18 @@ from vfs.epoll import eventpoll_release
 
 
 class FDTable:
-    __slots__ = ("files", "cloexec", "users")
+    __slots__ = ("files", "cloexec", "users", "host")
 
     def __init__(self) -> None:
         self.files: dict[int, OpenFile] = {}
         self.cloexec: set[int] = set()
+        # What the process's host table holds at a number: a copy of a description with
+        # ``host_reads`` (Kernel.run_on_host places it when a call needs it there, always
+        # close-on-exec). An entry may outlive this table's descriptor (close_range, dup2
+        # over it): that stale copy is never used, a close of the number closes it too,
+        # and exec drops every copy. The host's table is copied at fork and shared by
+        # CLONE_FILES exactly as this one, so the record follows the table.
+        self.host: dict[int, OpenFile] = {}
         # Tasks using this table (CLONE_FILES shares it): the last one to leave closes
         # every descriptor, as put_files_struct does.
         self.users = 0
@@ -101,6 +111,7 @@ class FDTable:
             f.refs += 1
             new.files[fd] = f
         new.cloexec = set(self.cloexec)
+        new.host = dict(self.host)
         return new
 
 

@@ -30,6 +30,7 @@ from compatd.platform.stub import STUB_TRAP_NR
 from syscalls.numbers import NUMBERS
 from syscalls.table import BY_NR, MAX_NR, Arg, Level, load_all
 from vfs.base import tick
+from vfs.common import host_signal_masks
 
 if TYPE_CHECKING:
     from compatd.loader import ExecPlan
@@ -45,6 +46,10 @@ RUN_ON_HOST = 1 << 64
 # A handler returns this when it has already put the task where it must run next (exec
 # leaves it in the fresh stub): the loop only resumes it.
 RESUMED = 1 << 65
+# A handler returns this when calls it injected changed what the trapped call will find (a
+# host fd placed for it, at a ptrace stop, where the host can no longer run the call as it
+# stands): the task makes the call again and it traps anew.
+RESTART = 1 << 66
 
 ENOSYS = -errno.ENOSYS
 CLONE_FILES = 0x400
@@ -406,6 +411,8 @@ class Kernel:
             self.platform.passthrough(tid)
         elif ret == RESUMED:
             self.platform.resume(tid)
+        elif ret == RESTART:
+            self.platform.restart(tid)
         else:
             self.platform.complete(tid, ret)
         if self.answered_hooks:
@@ -420,6 +427,18 @@ class Kernel:
         model has carried out and the host would then restart; queued after the loop took
         another event, it would withdraw that one the same way."""
         self.answered_hooks.append(hook)
+
+    def run_on_host(self, task: Task, fd: int, f: OpenFile) -> int:
+        """The host runs the trapped call on ``fd`` itself: ``f`` is a description only the
+        host can serve (``host_reads``: a signalfd). Its host table gets a copy of ``f`` at
+        that very number first, unless it holds it there already (placed by an earlier
+        call, or by the parent before a fork)."""
+        fdt = task.fdt
+        if fdt.host.get(fd) is f:
+            return RUN_ON_HOST
+        injected = self.platform.place_fd(task.tid, f.host_copy, fd, task.group.scratch)
+        fdt.host[fd] = f
+        return RESTART if injected else RUN_ON_HOST
 
     def retry_parked(self) -> None:
         """Try every parked call again (something changed: a syscall completed, a task
@@ -570,6 +589,7 @@ class Kernel:
         fdt = task.fdt = task.fdt.unshare()
         for fd in list(fdt.cloexec):
             fdt.close(fd)
+        fdt.host.clear()  # the host closed its copies: they are all close-on-exec
         task.pending_exec = plan
         return RESUMED
 
@@ -646,14 +666,7 @@ def signal_caught(tgid: int, signo: int) -> bool:
     """Whether process ``tgid`` has a handler for ``signo`` (SigCgt in its status)."""
     if not 0 < signo <= 64:
         return False
-    try:
-        with open(f"/proc/{tgid}/status", "rb") as f:
-            for line in f:
-                if line.startswith(b"SigCgt:"):
-                    return bool(int(line.split()[1], 16) >> (signo - 1) & 1)
-    except OSError:
-        pass
-    return False
+    return bool(host_signal_masks(tgid).get(b"SigCgt", 0) >> (signo - 1) & 1)
 
 
 def describe_call(task: Task, nr: int, args: tuple[int, ...]) -> str:
@@ -696,6 +709,8 @@ def describe_result(ret: int) -> str:
         return "<host>"
     if ret == RESUMED:
         return "<resumed>"
+    if ret == RESTART:
+        return "<restarted>"
     if -4096 < ret < 0:
         return f"-1 {errno.errorcode.get(-ret, str(-ret))}"
     return hex(ret) if ret > 0xFFFF else str(ret)

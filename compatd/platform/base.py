@@ -49,6 +49,19 @@ class Platform(Protocol):
         """Copy ``host_fd`` into the stopped task for an injected call; return its number."""
         ...
 
+    def place_fd(self, tid: int, host_fd: int, number: int, scratch: int) -> bool:
+        """Copy ``host_fd`` into the task's process at fd ``number`` (close-on-exec); True
+        if that took injected calls and the trapped call must be ``restart``ed."""
+        ...
+
+    def restart(self, tid: int) -> None:
+        """After injected calls: the task makes its trapped call again (it traps anew)."""
+        ...
+
+    def signalfd(self, fd: int, mask: int, flags: int) -> int:
+        """signalfd4 in the supervisor (raises OSError)."""
+        ...
+
     def start_at(self, tid: int, rip: int, rsp: int) -> None:
         """Start a loaded program at ``rip`` with stack ``rsp``."""
         ...

@@ -26,13 +26,18 @@ from compatd.platform.events import SYSCALL, Event
 SECCOMP_IOCTL_NOTIF_RECV = 0xC0502100
 SECCOMP_IOCTL_NOTIF_SEND = 0xC0182101
 SECCOMP_IOCTL_NOTIF_ID_VALID = 0x40082102
+SECCOMP_IOCTL_NOTIF_ADDFD = 0x40182103
 SECCOMP_USER_NOTIF_FLAG_CONTINUE = 1
+SECCOMP_ADDFD_FLAG_SETFD = 1
+O_CLOEXEC = 0o2000000
 SYS_PIDFD_OPEN = 434
 SYS_PIDFD_GETFD = 438
 # struct seccomp_notif: id, pid, flags, then seccomp_data {nr, arch, ip, args[6]}
 NOTIF = struct.Struct("<QIIiIQ6Q")
 # struct seccomp_notif_resp: id, val, error, flags
 NOTIF_RESP = struct.Struct("<QqiI")
+# struct seccomp_notif_addfd: id, flags, srcfd, newfd, newfd_flags
+NOTIF_ADDFD = struct.Struct("<QIIII")
 S64 = 1 << 63
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -146,6 +151,17 @@ class NotifyLane:
             return True  # waiting at a ptrace stop, which no signal ends
         ident = ctypes.c_uint64(nid)
         return _ioctl(self.fd, SECCOMP_IOCTL_NOTIF_ID_VALID, ctypes.byref(ident)) == 0
+
+    def add_fd(self, tid: int, src: int, number: int) -> None:
+        """Install a copy of the supervisor's fd ``src`` in the process of ``tid`` (which
+        waits for an answer) at fd ``number``, close-on-exec, replacing what was there as
+        dup2 does (SECCOMP_IOCTL_NOTIF_ADDFD with SECCOMP_ADDFD_FLAG_SETFD: the task adds
+        it itself, under its own RLIMIT_NOFILE)."""
+        req = ctypes.create_string_buffer(
+            NOTIF_ADDFD.pack(self.ids[tid], SECCOMP_ADDFD_FLAG_SETFD, src, number, O_CLOEXEC))
+        if _ioctl(self.fd, SECCOMP_IOCTL_NOTIF_ADDFD, req) < 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"SECCOMP_IOCTL_NOTIF_ADDFD: {os.strerror(err)}")
 
     def answer(self, tid: int, result: int, run_on_host: bool = False) -> None:
         nid = self.ids.pop(tid)

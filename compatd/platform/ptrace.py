@@ -19,7 +19,7 @@ import signal
 import socket
 import struct
 
-from compatd.errors import KernelError
+from compatd.errors import KernelError, Unsupported
 from compatd.platform import seccomp
 from compatd.platform.events import CLONED, EXECED, EXITED, SIGNAL, STOPPED, SYSCALL, Event
 from compatd.platform.notify import NotifyLane
@@ -64,14 +64,20 @@ SYSCALL_INFO_EXIT = 2
 
 WALL = 0x40000000  # __WALL: threads and children alike
 # Host fds a tracee holds: the channel over which the supervisor passes it a host fd for the
-# length of one injected call (a file mmap), and the stub it execs. Nothing else.
+# length of one injected call (a file mmap), and the stub it execs; besides them only copies
+# of files the host itself serves (signalfds), each at the number the model gave it
+# (``place_fd``).
 CHANNEL_FD = 100
 STUB_FD = 101
 LISTENER_FD = 0  # where the child's seccomp listener lands: the lowest free fd
 SYS_RECVMSG = 47
 SYS_CLOSE = 3
 SYS_MUNMAP = 11
+SYS_DUP3 = 292
+SYS_SIGNALFD4 = 289
 SYS_EXECVEAT = 322
+O_CLOEXEC = 0o2000000
+SIGSET_SIZE = 8
 MSG_CMSG_CLOEXEC = 0x40000000
 SYSCALL_STOP = signal.SIGTRAP | (PTRACE_EVENT_SECCOMP << 8)
 SYSCALL_EXIT_STOP = signal.SIGTRAP | 0x80  # TRACESYSGOOD marks syscall stops
@@ -193,6 +199,7 @@ class PtracePlatform:
         self.regs: dict[int, ptrace_registers_t] = {}
         self.mems: dict[int, ProcMemory] = {}
         self.at_exit_stop: set[int] = set()  # tids stopped at a syscall exit (after inject)
+        self.trapped_nr: dict[int, int] = {}  # their trapped call, for ``restart``
         self.tids: set[int] = set()
         # Stops and notifications are waited for together (also with no listener).
         self.lane = NotifyLane()
@@ -386,6 +393,7 @@ class PtracePlatform:
         self.tids.discard(tid)
         self.regs.pop(tid, None)
         self.at_exit_stop.discard(tid)
+        self.trapped_nr.pop(tid, None)
         mem = self.mems.pop(tid, None)
         if mem is not None:
             mem.close()
@@ -420,6 +428,17 @@ class PtracePlatform:
     def resume(self, tid: int, signo: int = 0) -> None:
         _ptrace(PTRACE_CONT, tid, None, signo)
 
+    def restart(self, tid: int) -> None:
+        """The task sits at the exit stop of calls injected for its trapped call: put it
+        back on its syscall instruction with that call's registers, so it makes the call
+        again (and it traps again), as the host's ERESTARTNOINTR would."""
+        regs = self.regs[tid]
+        regs.rax = self.trapped_nr.pop(tid)
+        regs.rip -= 2
+        self.at_exit_stop.discard(tid)
+        _check(_ptrace(PTRACE_SETREGS, tid, None, ctypes.addressof(regs)), "SETREGS")
+        _check(_ptrace(PTRACE_CONT, tid, None, None), "CONT")
+
     def interrupted_result(self, tid: int, result: int) -> None:
         """At a signal-delivery stop right after a call the host means to restart
         (-ERESTARTSYS and kin in rax: a signal withdrew a notification), make the call
@@ -451,6 +470,8 @@ class PtracePlatform:
         again = tid in self.at_exit_stop
         if again:
             regs.rip -= 2  # back onto the 2-byte syscall instruction
+        else:
+            self.trapped_nr[tid] = saved.orig_rax
         _check(_ptrace(PTRACE_SETREGS, tid, None, ctypes.addressof(regs)), "SETREGS")
         self._step_to_exit(tid, again, nr)
         _check(_ptrace(PTRACE_GETREGS, tid, None, ctypes.addressof(regs)), "GETREGS")
@@ -519,6 +540,40 @@ class PtracePlatform:
         if level != socket.SOL_SOCKET or kind != socket.SCM_RIGHTS:
             raise KernelError(errno.EFAULT, "the host fd did not arrive")
         return fd
+
+    def place_fd(self, tid: int, host_fd: int, number: int, scratch: int) -> bool:
+        """Give the process of the stopped task a copy of ``host_fd`` at fd ``number``,
+        close-on-exec, replacing what its host table held there. True when that took
+        injected calls (a ptrace stop): the trapped call must then be ``restart``ed to reach
+        the host. A task waiting on the notification lane adds it itself (ADDFD): False.
+        Fails with the host's errno (EBADF at or above the task's host RLIMIT_NOFILE)."""
+        if number == CHANNEL_FD:
+            raise Unsupported(errno.EMFILE, f"fd {number} is compatd's channel in the task")
+        if tid in self.lane.ids:
+            try:
+                self.lane.add_fd(tid, host_fd, number)
+            except OSError as e:
+                raise KernelError(e.errno or errno.EBADF, "placing a host fd") from e
+            return False
+        tmp = self.install_fd(tid, host_fd, scratch)  # close-on-exec (MSG_CMSG_CLOEXEC)
+        if tmp != number:
+            ret = self.inject(tid, SYS_DUP3, tmp, number, O_CLOEXEC)
+            self.inject(tid, SYS_CLOSE, tmp)
+            if ret < 0:
+                raise KernelError(-ret, "placing a host fd")
+        return True
+
+    def signalfd(self, fd: int, mask: int, flags: int) -> int:
+        """signalfd4 in the supervisor: a new signalfd (``fd`` -1) or a new mask for one of
+        its own. A signalfd reads the signals of whichever thread reads it, so the tracees
+        read copies of the supervisor's (``place_fd``)."""
+        sigset = ctypes.c_uint64(mask)
+        ret = _syscall(SYS_SIGNALFD4, ctypes.c_long(fd), ctypes.byref(sigset),
+                       ctypes.c_long(SIGSET_SIZE), ctypes.c_long(flags))
+        if ret < 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"signalfd4: {os.strerror(err)}")
+        return ret
 
     def exec_stub(self, tid: int, scratch: int, argv: int, envp: int) -> int:
         """execve the stub in the stopped task with the program's own argv and envp arrays

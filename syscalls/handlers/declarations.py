@@ -50,7 +50,6 @@ procs = partial(declare, family="processes")
 creds = partial(declare, family="credentials")
 sched = partial(declare, family="scheduling")
 net = partial(declare, family="sockets")
-eventfds = partial(declare, family="eventfds")
 ipc = partial(declare, family="ipc")
 aio = partial(declare, family="aio")
 numa = partial(declare, family="numa")
@@ -345,17 +344,7 @@ sched("ioprio_get", ENOSYS, "which:int who:int",
 # socket, bind, connect, the send and recv families… are in sockets.py.
 
 # --- event fds (issue 5) ------------------------------------------------------------------
-# poll, select, epoll, eventfd and timerfd are in polling.py and eventfds.py.
-
-_SIGNALFD = (
-    "signals are queued and delivered by the host: the model cannot dequeue a blocked "
-    "signal (its siginfo) for a read, nor see one arrive to wake a poll; a PARTIAL signalfd "
-    "would read /proc/TID/status SigPnd and still need an injected rt_sigtimedwait on the "
-    "ptrace lane, where a parked call cannot be woken by signals"
-)
-eventfds("signalfd", ENOSYS, "fd:fd mask:struct_in sizemask:size", reason=_SIGNALFD)
-eventfds("signalfd4", ENOSYS, "fd:fd mask:struct_in sizemask:size flags:flags/open",
-         reason=_SIGNALFD)
+# poll, select, epoll, eventfd, timerfd and signalfd are in polling.py and eventfds.py.
 
 # --- SysV and POSIX IPC (issue 5) ---------------------------------------------------------
 

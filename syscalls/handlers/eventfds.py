@@ -1,7 +1,10 @@
-"""Event files: eventfd, eventfd2 and the timerfd calls (the files are in vfs/anonfs.py).
+"""Event files: eventfd, eventfd2, the timerfd calls, signalfd and signalfd4 (the files are
+in vfs/anonfs.py).
 
-signalfd stays unimplemented (declarations.py says why): signals are queued and delivered
-by the host, so the model can neither see a blocked signal's siginfo nor dequeue it.
+Signals are queued and delivered by the host, so the model can neither see a blocked
+signal's siginfo nor dequeue it. signalfd4 is ours (flags, mask, errors, the descriptor and
+its mask for poll/select/epoll and fdinfo) over a signalfd the supervisor makes itself; a
+read dequeues on the host (``SignalFd``, ``Kernel.run_on_host``).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import struct
 
 from compatd.errors import KernelError
 from compatd.kernel.task import Task
+from syscalls.handlers.polling import UNBLOCKABLE, lookup
 from syscalls.table import Level, syscall
 from vfs.anonfs import (
     CLOCK_BOOTTIME,
@@ -18,9 +22,12 @@ from vfs.anonfs import (
     CLOCK_MONOTONIC,
     CLOCK_REALTIME,
     CLOCK_REALTIME_ALARM,
+    SIGNAL_RECHECK,
     EventFd,
+    SignalFd,
     TimerFd,
 )
+from vfs.common import host_error
 from vfs.flags import O_CLOEXEC, O_NONBLOCK
 
 FULL = Level.FULL
@@ -100,3 +107,75 @@ def sys_timerfd_gettime(t: Task, fd: int, curr: int) -> int:
     value, interval = timerfd(t, fd).gettime()
     t.mem.write(curr, pack_itimerspec(value, interval))
     return 0
+
+
+# signalfd ------------------------------------------------------------------------------
+SFD_FLAGS = O_CLOEXEC | O_NONBLOCK  # SFD_CLOEXEC, SFD_NONBLOCK
+SIGSET = struct.Struct("<Q")  # the kernel's sigset_t on x86-64: 64 signals
+SIGNALFD_REASON = (
+    "our code validates the call, creates the descriptor and tracks its mask, flags and "
+    "copies; the signals stay queued by the host, so read and readv run on the host (on "
+    "the supervisor's own signalfd, copied into the reader's fd table at the same number) "
+    "and dequeue the reading thread's signal with its exact siginfo, while poll, select "
+    "and epoll report the host's pending signals (/proc/TID/status SigPnd | ShdPnd)"
+)
+SIGNALFD_UNSUPPORTED = (
+    "a signal from outside the sandbox's own calls (terminal, timers the host runs) wakes "
+    f"a poll, select or epoll_wait on a signalfd up to {SIGNAL_RECHECK * 1000:.0f} ms late "
+    "(the readiness is looked at again that often)",
+    "EPOLLET reports a signalfd when it becomes ready, not again for each further signal "
+    "queued while it stays ready",
+    "read or readv of a signalfd at fd 100, where compatd keeps its fd channel in every "
+    "task: EMFILE",
+    "read or readv of a signalfd at an fd number at or above the task's host "
+    "RLIMIT_NOFILE (the model's limit may be raised past it): EBADF",
+)
+
+
+def do_signalfd4(t: Task, fd: int, mask_addr: int, sizemask: int, flags: int) -> int:
+    """fs/signalfd.c: EINVAL for a sizemask other than sizeof(sigset_t), EFAULT for the
+    mask, EINVAL for unknown flags; SIGKILL and SIGSTOP leave the mask. fd -1 makes a new
+    signalfd (EMFILE); any other fd must be open (EBADF; O_PATH ones are not) and a signalfd
+    (EINVAL), whose mask changes for every descriptor sharing it (its flags stay)."""
+    if sizemask != SIGSET.size:
+        raise KernelError(errno.EINVAL, f"signalfd sizemask {sizemask}")
+    mask = SIGSET.unpack(t.mem.read(mask_addr, SIGSET.size))[0] & ~UNBLOCKABLE
+    if flags & ~SFD_FLAGS:
+        raise KernelError(errno.EINVAL, f"signalfd4 flags {flags:#x}")
+    platform = t.kernel.platform
+    if fd == -1:
+        try:
+            # The supervisor's copy is close-on-exec for the supervisor; FD_CLOEXEC of the
+            # program's descriptor is the model's (the host's copies are all close-on-exec).
+            host = platform.signalfd(-1, mask, O_CLOEXEC | (flags & O_NONBLOCK))
+        except OSError as e:
+            raise host_error(e, "signalfd4 in the supervisor") from None
+        f = SignalFd(t.kernel, host, mask, flags)
+        try:
+            return t.install_fd(f, cloexec=bool(flags & O_CLOEXEC))
+        except KernelError:
+            f.release()
+            raise
+    f = lookup(t, fd)
+    if f is None:
+        raise KernelError(errno.EBADF, f"fd {fd} is not open")
+    if not isinstance(f, SignalFd):
+        raise KernelError(errno.EINVAL, f"fd {fd} is not a signalfd")
+    try:
+        platform.signalfd(f.host_copy, mask, 0)
+    except OSError as e:
+        raise host_error(e, "signalfd4 on the supervisor's copy") from None
+    f.mask = mask
+    return fd
+
+
+@syscall("signalfd", Level.PARTIAL, "fd:fd mask:struct_in sizemask:size",
+         reason=SIGNALFD_REASON, unsupported=SIGNALFD_UNSUPPORTED)
+def sys_signalfd(t: Task, fd: int, mask: int, sizemask: int) -> int:
+    return do_signalfd4(t, fd, mask, sizemask, 0)
+
+
+@syscall("signalfd4", Level.PARTIAL, "fd:fd mask:struct_in sizemask:size flags:flags/signalfd",
+         reason=SIGNALFD_REASON, unsupported=SIGNALFD_UNSUPPORTED)
+def sys_signalfd4(t: Task, fd: int, mask: int, sizemask: int, flags: int) -> int:
+    return do_signalfd4(t, fd, mask, sizemask, flags)

@@ -6,6 +6,7 @@ import errno
 import struct
 
 from compatd.errors import KernelError, Unsupported
+from compatd.kernel.kernel import RUN_ON_HOST
 from compatd.kernel.task import Task
 from syscalls.handlers.common import is_regular, not_path
 from syscalls.handlers.locks import LOCK_CMDS, do_fcntl_lock
@@ -19,7 +20,10 @@ FULL = Level.FULL
 
 @syscall("close", FULL, "fd:fd")
 def sys_close(t: Task, fd: int) -> int:
-    t.fdt.close(fd)
+    fdt = t.fdt
+    fdt.close(fd)
+    if fdt.host and fdt.host.pop(fd, None) is not None:
+        return RUN_ON_HOST  # the host closes its copy at that number (a signalfd) too
     return 0
 
 

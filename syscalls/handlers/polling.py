@@ -31,6 +31,7 @@ from compatd.errors import KernelError, Unsupported, WouldBlock
 from compatd.kernel.task import Task
 from syscalls.table import Level, syscall
 from vfs.base import POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, POLLPRI, OpenFile
+from vfs.common import host_signal_masks
 from vfs.epoll import (
     EPOLLEXCLUSIVE,
     EPOLLEXCLUSIVE_OK_BITS,
@@ -133,14 +134,7 @@ def check_sigmask(t: Task, addr: int, size: int) -> None:
 
 
 def current_sigmask(tid: int) -> int:
-    try:
-        with open(f"/proc/{tid}/status", "rb") as f:
-            for line in f:
-                if line.startswith(b"SigBlk:"):
-                    return int(line.split()[1], 16)
-    except OSError:
-        pass
-    return -1
+    return host_signal_masks(tid).get(b"SigBlk", -1)
 
 
 def remaining(end_ns: int) -> int:

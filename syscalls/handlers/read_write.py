@@ -23,7 +23,10 @@ WRITE_CHUNK = 1 << 20
 
 @syscall("read", FULL, "fd:fd buf:buf_out count:size")
 def sys_read(t: Task, fd: int, buf: int, count: int) -> int:
-    data = readable(t.fdt.get(fd)).read(min(count, MAX_RW_COUNT))
+    f = readable(t.fdt.get(fd))
+    if f.host_reads:  # a signalfd: the host dequeues the caller's signals
+        return t.kernel.run_on_host(t, fd, f)
+    data = f.read(min(count, MAX_RW_COUNT))
     t.mem.write(buf, data)
     return len(data)
 
@@ -129,7 +132,10 @@ def do_writev(t: Task, f: OpenFile, iov: int, iovcnt: int) -> int:
 
 @syscall("readv", FULL, "fd:fd iov:struct_in iovcnt:int")
 def sys_readv(t: Task, fd: int, iov: int, iovcnt: int) -> int:
-    return do_readv(t, readable(t.fdt.get(fd)), iov, iovcnt)
+    f = readable(t.fdt.get(fd))
+    if f.host_reads:
+        return t.kernel.run_on_host(t, fd, f)
+    return do_readv(t, f, iov, iovcnt)
 
 
 @syscall("writev", FULL, "fd:fd iov:struct_in iovcnt:int")
@@ -236,6 +242,8 @@ def do_preadv2(t: Task, fd: int, iov: int, iovcnt: int, offset: int, flags: int,
                v2: bool) -> int:
     pos = None if v2 and offset == -1 else offset
     f = vector_file(t, fd, pos, False)
+    if f.host_reads:  # at the current position (-1): readv with flags, which the host checks
+        return t.kernel.run_on_host(t, fd, f)
     vecs = read_iovecs(t, iov, iovcnt)
     if not any(n for _, n in vecs):
         return 0

@@ -25,6 +25,8 @@ PLAIN += ["sysvshm", "sysvipc"]
 PLAIN += ["pidfd"]
 # POSIX message queues (issue 5).
 PLAIN += ["mqueue"]
+# signalfd: read through the host, readiness from the host's pending signals.
+PLAIN += ["signalfd"]
 
 
 def test_every_program_has_a_test() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 
 from compatd.errors import KernelError
 from compatd.platform.events import EXECED, EXITED, SYSCALL, Event
@@ -89,6 +90,17 @@ class FakePlatform:
 
     def inject(self, tid: int, nr: int, *args: int) -> int:
         raise NotImplementedError
+
+    def place_fd(self, tid: int, host_fd: int, number: int, scratch: int) -> bool:
+        self.results.append(f"place {number}")
+        return False
+
+    def restart(self, tid: int) -> None:
+        self.results.append("restart")
+
+    def signalfd(self, fd: int, mask: int, flags: int) -> int:
+        """A host fd standing for the supervisor's signalfd (an eventfd: it takes F_SETFL)."""
+        return os.eventfd(0, os.EFD_CLOEXEC | (flags & os.O_NONBLOCK)) if fd == -1 else fd
 
     def interrupted_result(self, tid: int, result: int) -> None:
         self.results.append(f"interrupted {result}")
