@@ -16,11 +16,10 @@ import time
 import traceback
 from collections import Counter
 from collections.abc import Callable
-from signal import SIGPIPE
 from typing import TYPE_CHECKING, TextIO
 
 from compatd import loader
-from compatd.errors import BrokenPipe, KernelError, Unsupported, WouldBlock
+from compatd.errors import KernelError, SignalingError, Unsupported, WouldBlock
 from compatd.kernel.fdtable import FDTable
 from compatd.kernel.ipc import IpcNamespace
 from compatd.kernel.mm import TaskSpace
@@ -381,17 +380,27 @@ class Kernel:
 
     def finish_failed(self, task: Task, ret: int, e: KernelError) -> None:
         """Finish a call that failed with ``e``, and what the failure also does: pipe_write
-        sends the writer SIGPIPE with EPIPE. A SIGPIPE that kills (the default action) goes
-        first, so the program dies in the write as natively; one that a handler catches, or
-        that is blocked or ignored, goes after the answer (sent before, it would withdraw
-        the waiting call and have it restarted)."""
-        if type(e) is BrokenPipe:
-            tgid, tid = task.group.tgid, task.tid
-            if self.platform.signal_action(tid, SIGPIPE) == "default":
-                self.platform.signal_thread(tgid, tid, SIGPIPE)
+        sends the writer SIGPIPE with EPIPE, a write past RLIMIT_FSIZE SIGXFSZ with EFBIG.
+
+        At a ptrace stop the signal goes first: it stays pending while the task is stopped
+        and is delivered as the call returns, before the program's next instruction, as
+        Linux delivers a signal sent in the call. On the notification lane a signal sent
+        first ends the wait: right for one that kills (the default action of both), so
+        the program dies in the call; one that a handler catches, or that is blocked or
+        ignored, goes after the answer (sent before, it would withdraw the waiting call
+        and have it restarted)."""
+        if isinstance(e, SignalingError):
+            platform = self.platform
+            tgid, tid, signo = task.group.tgid, task.tid, e.signo
+            if not platform.waits_on_notification(tid):
+                platform.signal_thread(tgid, tid, signo)
+                self.finish(tid, ret)
+                return
+            if platform.signal_action(tid, signo) == "default":
+                platform.signal_thread(tgid, tid, signo)
                 return
             self.finish(tid, ret)
-            self.platform.signal_thread(tgid, tid, SIGPIPE)
+            platform.signal_thread(tgid, tid, signo)
             return
         self.finish(task.tid, ret)
 
