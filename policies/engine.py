@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from compatd.kernel.kernel import Kernel
     from compatd.kernel.task import Task
     from policies.audit import AuditLog
+    from policies.limits import EntryCheck, Limiter
     from vfs.base import Dentry
 
 ACCESS_BITS = (READ, WRITE, EXEC, STAT)
@@ -228,17 +229,29 @@ class Enforcer:
                          for r in self.net_rules}
         self.quiet = not (self.file_rules or policy.default_file.logged)
         self.quiet_net = not (self.net_rules or policy.default_network.logged)
+        # [limits] (policies/limits.py), and the checks some calls get at entry for them.
+        self.limiter: Limiter | None = None
+        self.at_entry: list[EntryCheck | None] = [None] * (MAX_NR + 1)
+        if policy.limits.any():
+            from policies.limits import Limiter
+
+            self.limiter = Limiter(policy.limits, self)
+            for nr, check in self.limiter.at_entry.items():
+                self.at_entry[nr] = check
 
     # set-up -------------------------------------------------------------------------------
     def traps(self) -> frozenset[int]:
         """Syscalls that must stop even if the host could run them: the policy decides."""
-        return frozenset(nr for nr in range(MAX_NR + 1) if self.by_nr[nr] is not None)
+        return frozenset(nr for nr in range(MAX_NR + 1)
+                         if self.by_nr[nr] is not None or self.at_entry[nr] is not None)
 
     def attach(self, kernel: Kernel) -> None:
         """Install the hooks; learn the inodes of literal denied paths (hard links)."""
         from vfs import resolver, sockfs
 
         self.kernel = kernel
+        if self.limiter is not None:
+            self.limiter.attach(kernel)
         if not self.quiet:
             resolver.policy_hook = self.check_dentry
             root = kernel.ns.root_dentry()
@@ -256,6 +269,8 @@ class Enforcer:
 
         resolver.policy_hook = None
         sockfs.NET.policy_hook = None
+        if self.limiter is not None:
+            self.limiter.detach()
 
     # syscalls ---------------------------------------------------------------------------
     def begin(self, task: Task, nr: int, args: tuple[int, ...]) -> None:
@@ -358,6 +373,17 @@ class Enforcer:
         if rule is None:
             return "default"
         return rule.label(self.policy.source)
+
+    def log_limit(self, task: Task | None, limit: str, value: float | int | None,
+                  action: Action, **what: Any) -> None:
+        """Log a call refused by a limit (or, with no task, the sandbox killed by one)."""
+        if self.audit is None:
+            return
+        call = self.calls.get(task.tid) if task is not None else None
+        nr, args = (call[0], call[1]) if call is not None else (-1, ())
+        self.audit.record(task, NAMES.get(nr, "-"), nr, args, action,
+                          f"limit {limit} ({self.policy.source})",
+                          {"limit": limit, "max": value, **what})
 
     def log(self, task: Task | None, action: Action, rule: Rule | None, **what: Any) -> None:
         if self.audit is None:
