@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import errno as _errno
+import signal as _signal
 from collections.abc import Callable
+from typing import ClassVar
 
 
 class KernelError(Exception):
@@ -31,16 +33,33 @@ class Unsupported(KernelError):
     __slots__ = ()
 
 
-class BrokenPipe(KernelError):
-    """EPIPE from writing to a pipe without readers: Linux also sends the writer SIGPIPE.
-
-    The kernel loop records the signal as pending for the task (``Kernel.pending_signals``)
-    until signal delivery arrives with the processes issue."""
+class SignalingError(KernelError):
+    """A failure that also sends the calling thread ``signo``, as Linux's
+    ``send_sig(signo, current, 0)`` beside the error (``Kernel.finish_failed`` sends it)."""
 
     __slots__ = ()
+    signo: ClassVar[int] = 0
+
+
+class BrokenPipe(SignalingError):
+    """EPIPE from writing to a pipe without readers: Linux also sends the writer SIGPIPE."""
+
+    __slots__ = ()
+    signo = _signal.SIGPIPE
 
     def __init__(self, why: str = "") -> None:
         super().__init__(_errno.EPIPE, why)
+
+
+class FileTooBig(SignalingError):
+    """EFBIG from a write or truncate past RLIMIT_FSIZE: Linux also sends SIGXFSZ
+    (generic_write_check_limits, inode_newsize_ok)."""
+
+    __slots__ = ()
+    signo = _signal.SIGXFSZ
+
+    def __init__(self, why: str = "") -> None:
+        super().__init__(_errno.EFBIG, why)
 
 
 class WouldBlock(Exception):  # noqa: N818 - a condition, not an error: the call waits

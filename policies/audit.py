@@ -3,7 +3,9 @@
 ``--audit FILE`` writes JSON lines; ``--audit -`` shows the records live on stderr, coloured
 by verdict. A record: time (Unix seconds), pid, tid, syscall, args (decoded as ``--trace``
 shows them), the resolved path or address the verdict is about (and which access), the
-verdict (allow for audit rules, deny, kill, fake), errno for a denial, and the rule.
+verdict (allow for audit rules, deny, kill, fake), errno for a denial, and the rule. A
+limit's record names the limit (``limit``, ``max``) and what passed it (``offset``, ``size``,
+``pages``) instead of a path or address.
 """
 
 from __future__ import annotations
@@ -58,6 +60,8 @@ class AuditLog:
         if "address" in what:
             rec["address"] = what["address"]
             rec["op"] = what.get("op", "")
+        if "limit" in what:  # a [limits] entry: its name, value, and what passed it
+            rec.update(what)
         verdict = VERDICT[action.kind]
         rec["verdict"] = verdict
         if action.kind == "deny":

@@ -67,6 +67,7 @@ if TYPE_CHECKING:
     from compatd.kernel.kernel import Kernel
     from compatd.kernel.task import Task
     from policies.audit import AuditLog
+    from policies.limits import EntryCheck, Limiter
     from vfs.base import Dentry, Inode
 
 ACCESS_BITS = (READ, WRITE, EXEC, STAT)
@@ -358,15 +359,27 @@ class Enforcer:
                          for r in self.net_rules}
         self.quiet = not (self.file_rules or policy.default_file.logged)
         self.quiet_net = not (self.net_rules or policy.default_network.logged)
+        # [limits] (policies/limits.py), and the checks some calls get at entry for them.
+        self.limiter: Limiter | None = None
+        self.at_entry: list[EntryCheck | None] = [None] * (MAX_NR + 1)
+        if policy.limits.any():
+            from policies.limits import Limiter
+
+            self.limiter = Limiter(policy.limits, self)
+            for nr, check in self.limiter.at_entry.items():
+                self.at_entry[nr] = check
 
     # set-up -------------------------------------------------------------------------------
     def traps(self) -> frozenset[int]:
         """Syscalls that must stop even if the host could run them: the policy decides."""
-        return frozenset(nr for nr in range(MAX_NR + 1) if self.by_nr[nr] is not None)
+        return frozenset(nr for nr in range(MAX_NR + 1)
+                         if self.by_nr[nr] is not None or self.at_entry[nr] is not None)
 
     def attach(self, kernel: Kernel) -> None:
         """Learn the files the rules name (hard links), then install the hooks."""
         self.kernel = kernel
+        if self.limiter is not None:
+            self.limiter.attach(kernel)
         if not self.quiet:
             # Before the hooks: these walks are ours, not the program's, and must not be
             # refused by the very rules they look up.
@@ -384,13 +397,19 @@ class Enforcer:
         if not (self.quiet and self.quiet_net):
             sockfs.NET.receive_hook = self.check_received
 
-    def detach(self) -> None:
+    def uninstall(self) -> None:
         from vfs import ops, resolver, sockfs
 
         resolver.policy_hook = None
         ops.policy_rename_hook = None
         sockfs.NET.policy_hook = None
         sockfs.NET.receive_hook = None
+
+    def detach(self) -> None:
+        """The run is over: no hooks, no limits."""
+        self.uninstall()
+        if self.limiter is not None:
+            self.limiter.detach()
 
     def learn_identities(self, root: Dentry) -> None:
         """The identity of every file a non-allow rule names now: its literal paths, and
@@ -439,7 +458,7 @@ class Enforcer:
     def paused(self) -> Iterator[None]:
         """No hooks meanwhile: for the supervisor's own resolutions (mounting /proc), which
         no program asked for."""
-        self.detach()
+        self.uninstall()
         try:
             yield
         finally:
@@ -641,6 +660,17 @@ class Enforcer:
         if rule is None:
             return "default"
         return rule.label(self.policy.source)
+
+    def log_limit(self, task: Task | None, limit: str, value: float | int | None,
+                  action: Action, **what: Any) -> None:
+        """Log a call refused by a limit (or, with no task, the sandbox killed by one)."""
+        if self.audit is None:
+            return
+        call = self.calls.get(task.tid) if task is not None else None
+        nr, args = (call[0], call[1]) if call is not None else (-1, ())
+        self.audit.record(task, NAMES.get(nr, "-"), nr, args, action,
+                          f"limit {limit} ({self.policy.source})",
+                          {"limit": limit, "max": value, **what})
 
     def log(self, task: Task | None, action: Action, rule: Rule | None, **what: Any) -> None:
         if self.audit is None:

@@ -114,7 +114,8 @@ class Rule:
 
 @dataclass(slots=True)
 class Limits:
-    """``[limits]``: None means unlimited. Sizes in bytes, times in seconds."""
+    """``[limits]``: None means unlimited. Sizes in bytes, times in seconds. Enforced by
+    ``policies/limits.py`` (docs/policy-limits.md)."""
 
     processes: int | None = None
     threads: int | None = None

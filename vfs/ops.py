@@ -57,6 +57,11 @@ MAY_EXEC = 1
 MAY_WRITE = 2
 MAY_READ = 4
 
+# A policy's file_size limit (policies/limits.py) sets this: called with a regular file's
+# size and the size a truncate or fallocate gives it, it raises FileTooBig past the
+# writer's RLIMIT_FSIZE, as Linux's inode_newsize_ok does.
+newsize_hook: Callable[[int, int], None] | None = None
+
 _DOTS = (b".", b"..")
 
 # Set while a policy with file rules is loaded (policies/engine.py): rename and link call it
@@ -733,6 +738,8 @@ def truncate_dentry(d: Dentry, creds: CredsLike, length: int) -> None:
     if not st.S_ISREG(s.mode):
         raise KernelError(errno.EINVAL, "truncate of a non-regular file")
     permission(d, creds, MAY_WRITE)
+    if newsize_hook is not None:
+        newsize_hook(s.size, length)
     d.inode.truncate(length)
 
 
@@ -753,4 +760,6 @@ def ftruncate(f: OpenFile, length: int) -> None:
         raise KernelError(errno.EBADF, "O_PATH descriptor")
     if f.inode is None or not st.S_ISREG(f.stat().mode) or not writable(f.flags):
         raise KernelError(errno.EINVAL, "ftruncate of a file not open for writing")
+    if newsize_hook is not None:
+        newsize_hook(f.size(), length)
     f.truncate(length)

@@ -16,11 +16,10 @@ import time
 import traceback
 from collections import Counter
 from collections.abc import Callable
-from signal import SIGPIPE
 from typing import TYPE_CHECKING, TextIO
 
 from compatd import loader
-from compatd.errors import BrokenPipe, KernelError, Unsupported, WouldBlock
+from compatd.errors import KernelError, SignalingError, Unsupported, WouldBlock
 from compatd.kernel.fdtable import FDTable
 from compatd.kernel.ipc import IpcNamespace
 from compatd.kernel.mm import TaskSpace
@@ -37,6 +36,7 @@ if TYPE_CHECKING:
     from compatd.platform.base import Platform
     from compatd.report import Recorder
     from policies.engine import Enforcer
+    from policies.limits import Limiter
     from vfs.base import Dentry, OpenFile
     from vfs.mount import MountTable
 
@@ -123,8 +123,10 @@ class Kernel:
             recorder.kernel = self
             self.finish = self.finish_recorded  # type: ignore[method-assign]
         # --policy: syscall rules are decided before everything above (and cost nothing
-        # when no policy is loaded: the plain method stays in place).
+        # when no policy is loaded: the plain method stays in place). Its [limits] set
+        # ``limits`` (policies/limits.py), which the handlers' hooks test for None.
         self.enforcer = enforcer
+        self.limits: Limiter | None = None
         if enforcer is not None:
             self.on_syscall_unpoliced = self.on_syscall
             self.on_syscall = self.on_syscall_policed  # type: ignore[method-assign]
@@ -151,6 +153,8 @@ class Kernel:
         self.tasks[tid] = task
         self.groups[tid] = group
         self.first_tgid = tid
+        if self.limits is not None:
+            self.limits.first_process(task)
         return task
 
     def finish_exec(self, task: Task) -> None:
@@ -347,15 +351,19 @@ class Kernel:
         Kernel.on_syscall(self, ev)
 
     def on_syscall_policed(self, ev: Event) -> None:
-        """``on_syscall`` under a policy: its syscall rules decide at entry; the path and
-        network rules run later, in the resolver and the socket layer (policies/engine.py)."""
+        """``on_syscall`` under a policy: its syscall rules decide at entry, then the checks
+        its limits make at entry (memory growth); the path and network rules run later, in
+        the resolver and the socket layer (policies/engine.py), the other limits in the
+        handlers (policies/limits.py)."""
         enforcer = self.enforcer
         assert enforcer is not None
         nr = ev.nr
         task = self.tasks[ev.tid]
         enforcer.begin(task, nr, ev.args)
-        decision = enforcer.by_nr[nr] if 0 <= nr <= MAX_NR else None
-        if decision is not None:
+        if not 0 <= nr <= MAX_NR:
+            self.on_syscall_unpoliced(ev)
+            return
+        if enforcer.by_nr[nr] is not None:
             action, rule = enforcer.decide(task, nr, ev.args)
             kind = action.kind
             if kind != "allow":
@@ -364,15 +372,25 @@ class Kernel:
                     if kind == "kill":
                         enforcer.kill(task)
                     ret = action.value if kind == "fake" else -(action.errno or errno.EPERM)
-                    if self.trace is not None:
-                        print(f"[{ev.tid}] {describe_call(task, nr, ev.args)} = "
-                              f"{describe_result(ret)} <policy {kind}>", file=self.trace,
-                              flush=True)
-                    if self.parked and ev.tid in self.parked:
-                        del self.parked[ev.tid]
-                    self.platform.complete(ev.tid, ret)
+                    self.refuse(task, nr, ev.args, ret, f"policy {kind}")
                     return
+        check = enforcer.at_entry[nr]
+        if check is not None:
+            ret = check(task, ev.args)
+            if ret is not None:
+                self.refuse(task, nr, ev.args, ret, "limit")
+                return
         self.on_syscall_unpoliced(ev)
+
+    def refuse(self, task: Task, nr: int, args: tuple[int, ...], ret: int, why: str) -> None:
+        """Answer a call the policy decided at entry with ``ret``, without running it."""
+        tid = task.tid
+        if self.trace is not None:
+            print(f"[{tid}] {describe_call(task, nr, args)} = {describe_result(ret)} <{why}>",
+                  file=self.trace, flush=True)
+        if self.parked and tid in self.parked:
+            del self.parked[tid]
+        self.platform.complete(tid, ret)
 
     def finish_recorded(self, tid: int, ret: int) -> None:
         recorder = self.recorder
@@ -389,17 +407,27 @@ class Kernel:
 
     def finish_failed(self, task: Task, ret: int, e: KernelError) -> None:
         """Finish a call that failed with ``e``, and what the failure also does: pipe_write
-        sends the writer SIGPIPE with EPIPE. A SIGPIPE that kills (the default action) goes
-        first, so the program dies in the write as natively; one that a handler catches, or
-        that is blocked or ignored, goes after the answer (sent before, it would withdraw
-        the waiting call and have it restarted)."""
-        if type(e) is BrokenPipe:
-            tgid, tid = task.group.tgid, task.tid
-            if self.platform.signal_action(tid, SIGPIPE) == "default":
-                self.platform.signal_thread(tgid, tid, SIGPIPE)
+        sends the writer SIGPIPE with EPIPE, a write past RLIMIT_FSIZE SIGXFSZ with EFBIG.
+
+        At a ptrace stop the signal goes first: it stays pending while the task is stopped
+        and is delivered as the call returns, before the program's next instruction, as
+        Linux delivers a signal sent in the call. On the notification lane a signal sent
+        first ends the wait: right for one that kills (the default action of both), so
+        the program dies in the call; one that a handler catches, or that is blocked or
+        ignored, goes after the answer (sent before, it would withdraw the waiting call
+        and have it restarted)."""
+        if isinstance(e, SignalingError):
+            platform = self.platform
+            tgid, tid, signo = task.group.tgid, task.tid, e.signo
+            if not platform.waits_on_notification(tid):
+                platform.signal_thread(tgid, tid, signo)
+                self.finish(tid, ret)
+                return
+            if platform.signal_action(tid, signo) == "default":
+                platform.signal_thread(tgid, tid, signo)
                 return
             self.finish(tid, ret)
-            self.platform.signal_thread(tgid, tid, SIGPIPE)
+            platform.signal_thread(tgid, tid, signo)
             return
         self.finish(task.tid, ret)
 
@@ -569,11 +597,16 @@ class Kernel:
             self.early_stops.discard(child_tid)
             self.platform.resume(child_tid)
 
-    def check_process_limit(self) -> None:
-        """--max-procs: a fork bomb stops at EAGAIN, as RLIMIT_NPROC would stop it."""
-        live = sum(1 for g in self.groups.values() if g.tasks)
-        if live >= self.max_procs:
-            raise KernelError(errno.EAGAIN, f"process limit {self.max_procs} reached")
+    def check_process_limit(self, task: Task, flags: int) -> None:
+        """A clone with ``flags`` is about to run: past --max-procs processes, or a policy's
+        processes or threads limit, it fails with EAGAIN, as copy_process fails past
+        RLIMIT_NPROC (so a fork bomb stops)."""
+        if not flags & CLONE_THREAD:
+            live = sum(1 for g in self.groups.values() if g.tasks)
+            if live >= self.max_procs:
+                raise KernelError(errno.EAGAIN, f"process limit {self.max_procs} reached")
+        if self.limits is not None:
+            self.limits.check_clone(self, task, flags)
 
     def exec_task(self, task: Task, plan: ExecPlan, argv: int, envp: int) -> int:
         """Replace the task's program: the host execs the stub (argv/envp: the caller's

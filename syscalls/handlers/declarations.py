@@ -84,7 +84,7 @@ memory("madvise", HOST, "addr:ptr length:size advice:int/madvise",
 memory("mremap", HOST, "old_addr:ptr old_size:size new_size:size flags:flags/mremap "
        "new_addr:ptr",
        reason="resizes or moves the caller's own mapping; issue 3 will trap it to keep the "
-              "map record behind /proc/PID/maps")
+              "map record behind /proc/PID/maps (a policy's memory limit traps it already)")
 memory("mlock", HOST, "addr:ptr length:size",
        reason="pins the caller's own pages, within the host's RLIMIT_MEMLOCK")
 memory("mlock2", HOST, "addr:ptr length:size flags:flags/mlock2",

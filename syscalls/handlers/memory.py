@@ -22,7 +22,8 @@ KNOWN_MAP_FLAGS = 0x3F | 0x100 | 0x800 | 0x1000 | 0x2000 | 0x4000 | 0x8000 | 0x1
 
 
 # An anonymous mapping touches only the caller's address space, so the filter lets the
-# host run it without a stop; a file-backed one traps here because the fd is virtual.
+# host run it without a stop (unless a policy limits memory: policies/limits.py); a
+# file-backed one traps here because the fd is virtual.
 @syscall(
     "mmap",
     Level.PARTIAL,

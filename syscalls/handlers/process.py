@@ -80,8 +80,7 @@ def do_clone(t: Task, flags: int) -> int:
         raise KernelError(errno.EINVAL, "CLONE_THREAD without CLONE_SIGHAND")
     if flags & CLONE_SIGHAND and not flags & CLONE_VM:
         raise KernelError(errno.EINVAL, "CLONE_SIGHAND without CLONE_VM")
-    if not flags & CLONE_THREAD:
-        t.kernel.check_process_limit()
+    t.kernel.check_process_limit(t, flags)
     t.pending_clone = flags
     return RUN_ON_HOST
 

@@ -32,8 +32,17 @@ def sys_read(t: Task, fd: int, buf: int, count: int) -> int:
 
 
 def do_write(t: Task, f: OpenFile, buf: int, count: int, offset: int | None) -> int:
-    """Copy ``count`` bytes from ``buf`` in chunks; a short write ends it, as Linux does."""
+    """write/pwrite64: ``count`` bytes from ``buf`` at ``offset`` (None: the description's
+    position), within a policy's limits on files if it has some."""
     count = min(count, MAX_RW_COUNT)
+    limits = t.kernel.limits
+    if limits is not None:
+        return limits.write(f, offset, count, lambda n: copy_out(t, f, buf, n, offset))
+    return copy_out(t, f, buf, count, offset)
+
+
+def copy_out(t: Task, f: OpenFile, buf: int, count: int, offset: int | None) -> int:
+    """Copy ``count`` bytes from ``buf`` in chunks; a short write ends it, as Linux does."""
     if count <= WRITE_CHUNK:
         data = t.mem.read(buf, count)
         return f.write(data) if offset is None else f.pwrite(data, offset)
@@ -127,7 +136,18 @@ def gather(t: Task, iov: int, iovcnt: int) -> bytes:
 
 
 def do_writev(t: Task, f: OpenFile, iov: int, iovcnt: int) -> int:
-    return f.write(gather(t, iov, iovcnt))
+    return write_data(t, f, gather(t, iov, iovcnt), None)
+
+
+def write_data(t: Task, f: OpenFile, data: bytes, offset: int | None) -> int:
+    """Write gathered ``data`` at ``offset`` (None: the description's position, which
+    honours O_APPEND), within a policy's limits on files if it has some."""
+    limits = t.kernel.limits
+    if limits is None:
+        return f.write(data) if offset is None else f.pwrite(data, offset)
+    if offset is None:
+        return limits.write(f, None, len(data), lambda n: f.write(data[:n]))
+    return limits.write(f, offset, len(data), lambda n: f.pwrite(data[:n], offset))
 
 
 @syscall("readv", FULL, "fd:fd iov:struct_in iovcnt:int")
@@ -267,10 +287,11 @@ def do_pwritev2(t: Task, fd: int, iov: int, iovcnt: int, offset: int, flags: int
     saved = f.flags
     f.flags = rw_flags(f, flags)
     try:
-        if pos is None:
-            return f.write(data)  # the description's write honours O_APPEND as set above
-        # O_APPEND (unless RWF_NOAPPEND) appends whatever the offset, as Linux's pwrite.
-        return f.pwrite(data, f.size() if f.flags & O_APPEND else pos)
+        if pos is not None and f.flags & O_APPEND:
+            # O_APPEND (unless RWF_NOAPPEND) appends whatever the offset, as Linux's pwrite.
+            pos = f.size()
+        # Without an offset the description's write honours O_APPEND as set above.
+        return write_data(t, f, data, pos)
     except BrokenPipe as e:
         if flags & RWF_NOSIGNAL:
             raise KernelError(errno.EPIPE, e.why) from None
@@ -401,6 +422,8 @@ def sys_fallocate(t: Task, fd: int, mode: int, offset: int, length: int) -> int:
     if check_seals is not None:
         check_seals(mode, offset, length)
     size = f.size()
+    if ops.newsize_hook is not None and not mode & FALLOC_FL_KEEP_SIZE:
+        ops.newsize_hook(size, end)  # RLIMIT_FSIZE, as the filesystem's inode_newsize_ok
     if kind == FALLOC_FL_PUNCH_HOLE:
         pos, stop = offset, min(end, size)
         while pos < stop:

@@ -105,6 +105,10 @@ def do_prlimit(t: Task, pid: int, res: int, new: int, old: int) -> int:
             raise KernelError(errno.EPERM, "raising the hard limit needs CAP_SYS_RESOURCE")
         if res == RLIMIT_NOFILE and hard > NR_OPEN:
             raise KernelError(errno.EPERM, "RLIMIT_NOFILE above fs.nr_open")
+        policy = t.kernel.limits
+        if policy is not None and hard > policy.ceiling(res):
+            # A policy's limit binds root too: EPERM, as for an unprivileged raise.
+            raise KernelError(errno.EPERM, "raising a hard limit past the policy's")
         new_limits = [soft, hard]
     if old:
         t.mem.write(old, RLIMIT.pack(*limits))
@@ -125,7 +129,8 @@ def do_prlimit(t: Task, pid: int, res: int, new: int, old: int) -> int:
     "pid:pid resource:int new:struct_in old:struct_out",
     unsupported=(
         "other processes' limits (ESRCH until the processes issue)",
-        "RLIMIT_FSIZE, RLIMIT_NPROC, RLIMIT_LOCKS and RLIMIT_MSGQUEUE are kept, not enforced",
+        "RLIMIT_NPROC, RLIMIT_LOCKS and RLIMIT_MSGQUEUE are kept, not enforced; RLIMIT_FSIZE "
+        "only under a policy's file_size limit",
     ),
 )
 def sys_prlimit64(t: Task, pid: int, res: int, new: int, old: int) -> int:
@@ -141,7 +146,8 @@ def sys_getrlimit(t: Task, res: int, rlim: int) -> int:
     "setrlimit",
     Level.PARTIAL,
     "resource:int rlim:struct_in",
-    unsupported=("RLIMIT_FSIZE, RLIMIT_NPROC, RLIMIT_LOCKS and RLIMIT_MSGQUEUE are not enforced",),
+    unsupported=("RLIMIT_NPROC, RLIMIT_LOCKS and RLIMIT_MSGQUEUE are not enforced; RLIMIT_FSIZE "
+                 "only under a policy's file_size limit",),
 )
 def sys_setrlimit(t: Task, res: int, rlim: int) -> int:
     if not rlim:

@@ -69,11 +69,12 @@ def pipe_sink(p: Pipe, want: int, nonblock: bool, done: int) -> int:
     raise WouldBlock("splice to a full pipe")
 
 
-def transfer(src: OpenFile, src_pos: int | None, dst: OpenFile, dst_pos: int | None,
+def transfer(t: Task, src: OpenFile, src_pos: int | None, dst: OpenFile, dst_pos: int | None,
              count: int, nonblock: bool) -> tuple[int, int | None, int | None]:
     """Copy up to ``count`` bytes; positions None use (and advance) the descriptions'
     offsets. Returns (bytes, new source position, new destination position)."""
     ip, op = pipe_of(src), pipe_of(dst)
+    limits = t.kernel.limits if op is None else None
     done = 0
     while done < count:
         n = min(CHUNK, count - done)
@@ -81,15 +82,22 @@ def transfer(src: OpenFile, src_pos: int | None, dst: OpenFile, dst_pos: int | N
             n = pipe_sink(op, n, nonblock or bool(dst.flags & O_NONBLOCK), done)
             if not n:
                 break
+        data = b""
         if ip is not None:
             n = pipe_source(ip, n, nonblock or bool(src.flags & O_NONBLOCK), done)
             if not n:
                 break
-            data = ip.read(n, True)
         else:
             data = src.pread(n, src.pos if src_pos is None else src_pos)
             if not data:
                 break
+            n = len(data)
+        if limits is not None and not done:
+            # The first bytes are at hand, none taken from a pipe yet: writing them to a
+            # file is a write, which a policy's limits cut short or refuse.
+            count = limits.allow(dst, dst_pos, count)
+            n = min(n, count)
+        data = ip.read(n, True) if ip is not None else data[:n]
         if op is not None:
             w = op.write(data, True)
         elif dst_pos is None:
@@ -105,6 +113,8 @@ def transfer(src: OpenFile, src_pos: int | None, dst: OpenFile, dst_pos: int | N
         done += w
         if w < len(data):
             break
+    if limits is not None:
+        limits.account(dst, done)
     return done, src_pos, dst_pos
 
 
@@ -128,7 +138,7 @@ def sys_sendfile(t: Task, out_fd: int, in_fd: int, offset: int, count: int) -> i
         raise KernelError(errno.EINVAL, "sendfile to an O_APPEND file")
     if src.inode is not None and st.S_ISDIR(src.stat().mode):
         raise KernelError(errno.EINVAL, "sendfile from a directory")
-    n, pos, _ = transfer(src, pos, dst, None, min(count, MAX_RW_COUNT), False)
+    n, pos, _ = transfer(t, src, pos, dst, None, min(count, MAX_RW_COUNT), False)
     if offset:
         t.mem.write(offset, OFF.pack(pos))
     return n
@@ -168,12 +178,17 @@ def sys_copy_file_range(t: Task, fd_in: int, off_in: int, fd_out: int, off_out: 
         raise KernelError(errno.EOVERFLOW, "range wraps")
     size = src.size()
     count = 0 if pos_in >= size else min(count, size - pos_in)
+    limits = t.kernel.limits
+    if limits is not None:
+        # generic_copy_file_checks: the output's limits apply to the count shortened to
+        # the input's end, even when nothing is left to copy.
+        count = limits.allow(dst, pos_out, count, empty=True)
     if (src.inode is not None and dst.inode is not None and src.inode.key == dst.inode.key
             and pos_out + count > pos_in and pos_out < pos_in + count):
         raise KernelError(errno.EINVAL, "overlapping ranges in one file")
     if not count:
         return 0
-    n, new_in, new_out = transfer(src, pos_in, dst, pos_out, count, False)
+    n, new_in, new_out = transfer(t, src, pos_in, dst, pos_out, count, False)
     if pin is None:
         src.pos = new_in  # type: ignore[assignment]
     else:
@@ -217,7 +232,7 @@ def sys_splice(t: Task, fd_in: int, off_in: int, fd_out: int, off_out: int, leng
         raise KernelError(errno.EINVAL, "negative offset")
     if not length:
         return 0
-    n, new_in, new_out = transfer(src, pin, dst, pout, min(length, MAX_RW_COUNT),
+    n, new_in, new_out = transfer(t, src, pin, dst, pout, min(length, MAX_RW_COUNT),
                                   bool(flags & SPLICE_F_NONBLOCK))
     if pin is not None:
         t.mem.write(off_in, OFF.pack(new_in))

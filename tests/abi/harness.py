@@ -33,6 +33,14 @@ if "COMPATD_TEST_WRAPPER" in os.environ:
     COMPATD_RUN = shlex.split(os.environ["COMPATD_TEST_WRAPPER"])
 
 
+def compatd_command(options: Sequence[str] = (), native_prefix: Sequence[str] = ()) -> list[str]:
+    """COMPATD_RUN with extra ``compatd run`` options (--policy P…) before the ``--``. A
+    COMPATD_TEST_WRAPPER takes no compatd options: it runs what the native run runs."""
+    if COMPATD_RUN[-1:] != ["--"]:
+        return [*COMPATD_RUN, *native_prefix]
+    return [*COMPATD_RUN[:-1], *options, "--"]
+
+
 def compatd_with(*options: str) -> list[str]:
     """COMPATD_RUN with run options before its "--" (tests of options skip when
     COMPATD_TEST_WRAPPER replaces compatd)."""
@@ -40,7 +48,7 @@ def compatd_with(*options: str) -> list[str]:
         import pytest
 
         pytest.skip("COMPATD_TEST_WRAPPER replaces compatd")
-    return [*COMPATD_RUN[:-1], *options, "--"]
+    return compatd_command(options)
 
 
 def child_env() -> dict[str, str]:
@@ -182,12 +190,18 @@ class Runner:
         setup: Callable[[Path], None] | None = None,
         stdin: bytes | None = None,
         between: Callable[[], None] | None = None,
+        native_prefix: Sequence[str] = (),
+        compatd_options: Sequence[str] = (),
     ) -> Pair:
-        """Run argv natively, then under compatd, in the same (fresh each time) cwd."""
+        """Run argv natively, then under compatd, in the same (fresh each time) cwd.
+        ``native_prefix`` runs before argv natively (``prlimit --nofile=20``), and
+        ``compatd_options`` are given to ``compatd run`` (the equivalent ``--policy``)."""
         area = self.new_area(name)
         work = area / "cwd"
         results: list[Result] = []
-        for label, cmd in (("native", list(argv)), ("compatd", COMPATD_RUN + list(argv))):
+        for label, cmd in (("native", [*native_prefix, *argv]),
+                           ("compatd", [*compatd_command(compatd_options, native_prefix),
+                                        *argv])):
             work.mkdir()
             if setup is not None:
                 setup(work)
