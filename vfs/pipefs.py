@@ -341,7 +341,9 @@ class PipeEnd(OpenFile):
 def make_pipe(uid: int, gid: int, flags: int) -> tuple[PipeEnd, PipeEnd]:
     """pipe2: a new pipe's read and write ends (``flags`` may hold O_NONBLOCK)."""
     inode = PipeInode(uid, gid)
-    pipe = Pipe()
+    # Registered as a FIFO under its inode: reopening /proc/self/fd/N of a pipe goes through
+    # fifo_open on the same pipe (Linux keeps it in inode->i_pipe), not a new empty one.
+    pipe = _FIFOS[inode.key] = Pipe(inode.key)
     extra = flags & O_NONBLOCK
     return PipeEnd(pipe, inode, O_RDONLY | extra), PipeEnd(pipe, inode, O_WRONLY | extra)
 
@@ -361,6 +363,10 @@ def open_fifo(inode: Inode, flags: int) -> OpenFile:
         pipe = _FIFOS[key] = Pipe(key)
     acc = flags & O_ACCMODE
     nonblock = bool(flags & O_NONBLOCK)
+    if inode.fs is PIPEFS:
+        # An anonymous pipe reopened through /proc/self/fd/N never waits for a partner
+        # (fifo_open's is_pipe): it opens at once, whoever still holds the other end.
+        return PipeEnd(pipe, inode, flags)
     if acc == O_RDONLY and not pipe.writers and not nonblock:
         return _wait(pipe, inode, flags, True)
     if acc == O_WRONLY and not pipe.readers:

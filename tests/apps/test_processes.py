@@ -28,6 +28,7 @@ kill -USR1 $$
 (exit 7); echo "exit code $?"
 for i in 1 2 3; do printf '%s ' "$i"; done; echo
 yes | head -2
+echo piped | cat /proc/self/fd/0; (sleep 0.1; echo late) | cat /dev/stdin
 echo done > out.txt
 exit 3
 """

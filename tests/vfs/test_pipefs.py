@@ -10,7 +10,8 @@ import pytest
 from compatd.errors import BrokenPipe, KernelError, WouldBlock
 from tests.vfs.helpers import raises
 from vfs.flags import O_NONBLOCK, O_RDONLY, O_WRONLY
-from vfs.pipefs import PipeInode, make_pipe, open_fifo, round_pipe_size
+from vfs.pipefs import make_pipe, open_fifo, round_pipe_size
+from vfs.tmpfs import TmpFS
 
 
 def test_capacity_counts_pages():
@@ -57,7 +58,7 @@ def test_blocking_read_and_eof_and_epipe():
 
 
 def test_fifo_opens_meet():
-    inode = PipeInode(0, 0)
+    inode = TmpFS().root.create(b"fifo", 0o10644, 0, 0)  # a FIFO: S_IFIFO on a tmpfs
     raises(errno.ENXIO, open_fifo, inode, O_WRONLY | O_NONBLOCK)
     with pytest.raises(WouldBlock) as ei:
         open_fifo(inode, O_RDONLY)  # waits for a writer, but counts as a reader meanwhile
@@ -66,6 +67,18 @@ def test_fifo_opens_meet():
     r = ei.value.retry()
     assert w.write(b"hi") == 2 and r.read(10) == b"hi"
     w.release()
+    r.release()
+
+
+def test_a_pipe_reopened_opens_at_once():
+    """/proc/self/fd/0 of a pipe whose writer is gone: fifo_open's is_pipe, no waiting, and
+    the same buffer."""
+    r, w = make_pipe(0, 0, 0)
+    w.write(b"left")
+    w.release()
+    again = open_fifo(r.inode, O_RDONLY)
+    assert again.read(10) == b"left"
+    again.release()
     r.release()
 
 
