@@ -497,6 +497,12 @@ class Enforcer:
 
     def check_dentry(self, d: Dentry, name: bytes | None) -> None:
         """The resolver's hook: ``d`` was reached (or ``name`` will be made in ``d``)."""
+        if d.parent is None and name is None and not d.inode.is_dir():
+            # An object with no name in the tree, reached through /proc/self/fd/N: a
+            # stdio file the user handed to compatd, a pipe, a socket. Path rules name
+            # files by path and it has none (a descriptor received from outside was
+            # checked when it arrived); "/" is not its name.
+            return
         task, opmask = self.current()
         key = identity(d.inode) if name is None and self.identities else None
         self.check_path(child_path(d, name), opmask, task, key)

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from compatd.errors import KernelError
+from vfs import resolver
 from vfs.base import Dentry, Inode, OpenFile, Stat, StatFs
 from vfs.common import now_ns
 from vfs.flags import (
@@ -271,13 +272,17 @@ def _lookup_or_create(ctx: PathContext, path: bytes, flags: int, mode: int,
     start = ctx.start
     walk = Walk(ctx.root, ctx.creds, how, start)
     while True:
-        p = resolve_parent(ctx.root, start, path, walk=walk)
+        # The policy hears of the name only once it is known whether it will be created
+        # here, or is an existing file (or a symlink, whose target it hears of instead).
+        p = resolve_parent(ctx.root, start, path, walk=walk, checked=False)
         if p.name in _DOTS:
-            return walk.walk(p.dir, p.name, True), False
+            return _reached(walk.walk(p.dir, p.name, True)), False
         if p.trailing_slash:
             raise KernelError(errno.EISDIR, "O_CREAT with a trailing slash")
         inode = _lookup_child(p)
         if inode is None:
+            if resolver.policy_hook is not None:
+                resolver.policy_hook(p.dir, p.name)
             p.dir.mount.check_writable()
             _may_create(p.dir, ctx.creds)
             m, uid, gid = _new_owner(p.dir, ctx.creds, mode & ~ctx.umask & 0o7777, False)
@@ -287,12 +292,19 @@ def _lookup_or_create(ctx: PathContext, path: bytes, flags: int, mode: int,
         if how & RESOLVE_NO_XDEV:  # the final component may not be a mount point either
             walk.no_xdev(p.dir, d)
         if flags & (O_EXCL | O_NOFOLLOW) or not d.inode.is_symlink():
-            return d, False
+            return _reached(d), False
         target = walk.final_link(d)
         if isinstance(target, Dentry):
             return target, False
         path = target
         start = p.dir
+
+
+def _reached(d: Dentry) -> Dentry:
+    """``d``, once the policy hook (if any) accepts it as a walk's end."""
+    if resolver.policy_hook is not None:
+        resolver.policy_hook(d, None)
+    return d
 
 
 def _acc_mode(flags: int) -> int:

@@ -260,14 +260,16 @@ def resolve(root: Dentry, start: Dentry, path: bytes, *, follow: bool = True,
 
 def resolve_parent(root: Dentry, start: Dentry, path: bytes, *,
                    creds: CredsLike | None = None, how: int = 0,
-                   walk: Walk | None = None) -> Parent:
+                   walk: Walk | None = None, checked: bool = True) -> Parent:
     """The directory holding ``path``'s final component, and that component.
 
     Symlinks before the final component are followed; the final one is not looked up. The
     directory must be searchable, as Linux's walk checks may_lookup on it before it stops
     (EACCES), and a directory (ENOTDIR). ``/`` (only slashes) gives ``root`` and ``b"."``.
     ``how`` is as for ``resolve``; ``walk`` continues an earlier walk (its root, restrictions
-    and symlink budget), for callers that follow a final symlink themselves.
+    and symlink budget), for callers that follow a final symlink themselves. Unless
+    ``checked`` is False (O_CREAT, which may find the name existing and follow it, calls
+    ``policy_hook`` itself), the policy hook sees the directory and the name.
     """
     check_path(path)
     w = walk if walk is not None else Walk(root, creds, how, start)
@@ -282,6 +284,6 @@ def resolve_parent(root: Dentry, start: Dentry, path: bytes, *,
     w.search(d)
     if len(name) > NAME_MAX:
         raise KernelError(errno.ENAMETOOLONG, f"component of {len(name)} bytes")
-    if policy_hook is not None:
+    if checked and policy_hook is not None:
         policy_hook(d, name)
     return Parent(d, name, len(stripped) != len(path))

@@ -481,3 +481,22 @@ def test_received_sockets() -> None:
     records = [json.loads(line) for line in out.getvalue().splitlines()]
     assert [(r["op"], r["address"].rsplit(":", 1)[0], r["rule"]) for r in records] == [
         ("connect", "127.0.0.2", "rule 1 (p:1)"), ("bind", "127.0.0.3", "rule 2 (p:4)")]
+
+
+
+def test_o_creat_of_an_existing_symlink_is_decided_at_its_target(scene: SimpleNamespace,
+                                                                 attached) -> None:
+    """O_CREAT finds the name first: an existing symlink is followed and the policy hears
+    of its target, not of the link's name as a file to create (so `> /dev/stdout` under
+    a rule on /dev is about what /dev/stdout names)."""
+    from vfs.flags import O_CREAT, O_WRONLY
+
+    e, out = attached
+    os.symlink(scene.vault / "public.txt", scene.cwd / "to-public")
+    os.symlink(scene.vault / "secret.txt", scene.cwd / "to-secret")
+    during(e, "openat", -100, 0, O_WRONLY | O_CREAT)
+    ops.open(scene.ctx, b"to-public", O_WRONLY | O_CREAT, 0o644).release()
+    refused(ops.open, scene.ctx, b"to-secret", O_WRONLY | O_CREAT, 0o644)
+    assert f"{scene.vault}/secret.txt" in out.getvalue()
+    ops.open(scene.ctx, b"new-file", O_WRONLY | O_CREAT, 0o644).release()
+    assert (scene.cwd / "new-file").exists()
