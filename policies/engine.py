@@ -76,8 +76,6 @@ for _name in ("execve", "execveat", "uselib"):
     OPMASK[NUMBERS[_name]] = EXEC
 for _name in ("inotify_add_watch", "fanotify_mark", "open_by_handle_at"):
     OPMASK[NUMBERS[_name]] = READ
-# flags argument index of the open family (openat2's are in struct open_how).
-OPEN_FLAGS_ARG = {NUMBERS["open"]: 1, NUMBERS["openat"]: 2}
 NR_OPENAT2 = NUMBERS["openat2"]
 
 
@@ -89,6 +87,26 @@ def open_opmask(flags: int) -> int:
     if flags & (O_CREAT | O_TRUNC):
         acc |= WRITE
     return acc
+
+
+def access_opmask(mode: int) -> int:
+    """What access(path, mode) asks about: R_OK, W_OK, X_OK as read, write, exec (F_OK: only
+    that it exists). So the answer agrees with what the call would get, as Linux's
+    faccessat says EROFS for W_OK on a read-only mount and EACCES for X_OK on a noexec one."""
+    acc = (READ if mode & 4 else 0) | (WRITE if mode & 2 else 0) | (EXEC if mode & 1 else 0)
+    return acc or STAT
+
+
+# Calls whose arguments say what they ask: (argument index, its meaning). The flags of
+# openat2 are in memory: its handler reports the ones it read (``Enforcer.opening``), since
+# a second read here could see others (another thread may change them in between).
+ARG_OPMASK = {
+    NUMBERS["open"]: (1, open_opmask),
+    NUMBERS["openat"]: (2, open_opmask),
+    NUMBERS["access"]: (1, access_opmask),
+    NUMBERS["faccessat"]: (2, access_opmask),
+    NUMBERS["faccessat2"]: (2, access_opmask),
+}
 
 
 def glob_regex(pattern: str) -> str:
@@ -119,15 +137,27 @@ def glob_regex(pattern: str) -> str:
                 out.append(re.escape(c))
                 i += 1
             else:
-                body = pattern[i + 1:j].replace("\\", "\\\\")
-                if body.startswith("!"):
-                    body = "^" + body[1:]
-                out.append(f"[{body}]")
+                body = pattern[i + 1:j]
+                negate = body.startswith("!")
+                # A class's own characters stay literal in the regex ("[[]" is a "[").
+                body = re.sub(r"([\\\[&~|^])", r"\\\1", body[1:] if negate else body)
+                out.append(f"[{'^' if negate else ''}{body}]")
                 i = j + 1
         else:
             out.append(re.escape(c))
             i += 1
     return "".join(out)
+
+
+def byte_text(pattern: str) -> str:
+    """A pattern (Unicode from TOML, or a surrogate-escaped ``$CWD``) in the form paths are
+    matched in: their bytes, one character each (latin-1)."""
+    return pattern.encode("utf-8", "surrogateescape").decode("latin-1")
+
+
+def shown(path: str) -> str:
+    """A matched path (bytes as latin-1) as the audit log shows it: UTF-8 text."""
+    return path.encode("latin-1").decode("utf-8", "backslashreplace")
 
 
 def is_literal(pattern: str) -> bool:
@@ -216,11 +246,13 @@ class Enforcer:
         # in order, so the first alternative that matches is the rule that decides.
         self.path_regex: dict[int, re.Pattern[str] | None] = {}
         for bit in ACCESS_BITS:
-            alts = [f"(?P<r{r.index}>{'|'.join(glob_regex(p) for p in r.paths)})"
+            alts = [f"(?P<r{r.index}>{'|'.join(glob_regex(byte_text(p)) for p in r.paths)})"
                     for r in self.file_rules if r.access & bit]
-            self.path_regex[bit] = re.compile("|".join(alts) + r"\Z") if alts else None
+            # (?:…)\Z: every alternative must match the whole path ("/etc/shadow" is not
+            # "/etc/shadowy"); a prefix of one alternative falls through to the next.
+            self.path_regex[bit] = re.compile(f"(?:{'|'.join(alts)})\\Z") if alts else None
         self.rules_by_index = {r.index: r for r in policy.rules}
-        self.literal_paths = {p for r in self.file_rules if r.action.kind != "allow"
+        self.literal_paths = {byte_text(p) for r in self.file_rules if r.action.kind != "allow"
                               for p in r.paths if is_literal(p)}
         self.identities: dict[tuple[int, int], str] = {}
         self.networks = {r.index: [(None if a.network is None else ipaddress.ip_network(a.network),
@@ -240,7 +272,6 @@ class Enforcer:
 
         self.kernel = kernel
         if not self.quiet:
-            resolver.policy_hook = self.check_dentry
             root = kernel.ns.root_dentry()
             for p in self.literal_paths:
                 try:
@@ -248,6 +279,7 @@ class Enforcer:
                 except KernelError:
                     continue
                 self.identities[d.inode.key] = p
+            resolver.policy_hook = self.check_dentry
         if not self.quiet_net:
             sockfs.NET.policy_hook = self.check_address
 
@@ -260,17 +292,20 @@ class Enforcer:
     # syscalls ---------------------------------------------------------------------------
     def begin(self, task: Task, nr: int, args: tuple[int, ...]) -> None:
         """A call enters: remember what it asks of the paths it will resolve."""
-        flags_arg = OPEN_FLAGS_ARG.get(nr)
-        if flags_arg is not None:
-            opmask = open_opmask(args[flags_arg])
+        how = ARG_OPMASK.get(nr)
+        if how is not None:
+            opmask = how[1](args[how[0]])
         elif nr == NR_OPENAT2:
-            try:
-                opmask = open_opmask(int.from_bytes(task.mem.read(args[2], 8), "little"))
-            except KernelError:
-                opmask = READ
+            opmask = READ | WRITE  # until its handler has read the flags (``opening``)
         else:
             opmask = OPMASK[nr] if 0 <= nr <= MAX_NR else STAT
         self.calls[task.tid] = (nr, args, opmask)
+
+    def opening(self, task: Task, flags: int) -> None:
+        """openat2's handler read these open flags: its path checks judge by them."""
+        call = self.calls.get(task.tid)
+        if call is not None:
+            self.calls[task.tid] = (call[0], call[1], open_opmask(flags))
 
     def decide(self, task: Task, nr: int, args: tuple[int, ...]) -> tuple[Action, Rule | None]:
         """The verdict of the syscall rules for a call (``by_nr[nr]`` is not None)."""
@@ -282,14 +317,28 @@ class Enforcer:
 
     # files ----------------------------------------------------------------------------------
     def check_dentry(self, d: Dentry, name: bytes | None) -> None:
-        """The resolver's hook: ``d`` was reached (or ``name`` will be made in ``d``)."""
+        """The resolver's hook: ``d`` was reached (or ``name`` will be made in ``d``).
+
+        Not checked: the supervisor's own lookups before any task runs (mounting /proc;
+        the first program was found before the policy was attached: it is the user's
+        choice, not the sandbox's), and a magic link's target that has no name in the
+        sandbox (a pipe, socket or the supervisor's stdio reached through
+        /proc/self/fd/N) unless it is to be run: the task holds it already, and path
+        rules are about names (Landlock leaves such files alone too)."""
         kernel = self.kernel
         task = kernel.current if kernel is not None else None
-        call = self.calls.get(task.tid) if task is not None else None
-        opmask = call[2] if call is not None else EXEC  # the first program's exec
-        path = d.path()
-        if name is not None and name not in (b".", b".."):
-            path = (path if path != b"/" else b"") + b"/" + name
+        if task is None:
+            return
+        call = self.calls.get(task.tid)
+        opmask = call[2] if call is not None else STAT
+        if d.parent is None and d.name != b"/":
+            if not opmask & EXEC:
+                return
+            path = d.name  # its name as /proc/PID/fd shows it
+        else:
+            path = d.path()
+            if name is not None and name not in (b".", b".."):
+                path = (path if path != b"/" else b"") + b"/" + name
         self.check_path(path.decode("latin-1"), opmask, task,
                         None if name is not None else d.inode.key)
 
@@ -310,7 +359,7 @@ class Enforcer:
                 rule = self.rules_by_index[int(m.lastgroup[1:])] if m else None  # type: ignore[index]
                 action = rule.action if rule is not None else self.policy.default_file
                 if action.kind != "allow":
-                    self.enforce(task, action, rule, path=p, access=bit)
+                    self.enforce(task, action, rule, path=shown(p), access=bit)
 
     # network ---------------------------------------------------------------------------
     def check_address(self, op: int, family: int, host: str, port: int) -> None:
