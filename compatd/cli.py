@@ -124,8 +124,8 @@ def run(strict: bool, trace_all: bool, notify: bool, max_procs: int, trace_path:
         parent = os.path.dirname(os.path.abspath(report_path))
         if not os.path.isdir(parent) or not os.access(parent, os.W_OK):
             raise CommandLineError(f"--report {report_path}: cannot write there")
-    enforcer = _enforcer(policy_name, audit_path)
     ns, cwd = _namespace(os.getcwd().encode(), root_dir, binds, tmpfs_paths, ro)
+    enforcer = _enforcer(policy_name, audit_path, cwd)
     root = ns.root_dentry()
     ctx = ops.PathContext(root, root, _HostCreds(), 0o022)
     try:
@@ -177,16 +177,17 @@ def run(strict: bool, trace_all: bool, notify: bool, max_procs: int, trace_path:
     raise SystemExit(shell_status(status))
 
 
-def _enforcer(policy_name: str | None, audit_path: str | None) -> Enforcer | None:
-    """--policy and --audit (an audit log with no policy audits the default one)."""
+def _enforcer(policy_name: str | None, audit_path: str | None, cwd: bytes) -> Enforcer | None:
+    """--policy and --audit (an audit log with no policy audits the default one); ``$CWD``
+    in the policy's paths is the program's cwd in the sandbox."""
     if policy_name is None and audit_path is None:
         return None
     from policies.audit import AuditLog
     from policies.engine import Enforcer
-    from policies.load import PolicyError, load_policy
+    from policies.load import PolicyError, load_policy, path_variables
 
     try:
-        policy = load_policy(policy_name or "default")
+        policy = load_policy(policy_name or "default", path_variables(os.fsdecode(cwd)))
     except PolicyError as e:
         raise CommandLineError(f"--policy: {e}") from None
     audit = None

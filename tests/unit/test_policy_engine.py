@@ -1,5 +1,5 @@
 """The policy engine against the fake platform: where path rules are checked and what a call
-asks of the path it resolves; globs in policy files."""
+asks of the path it resolves; path variables and globs in policy files."""
 
 from __future__ import annotations
 
@@ -11,13 +11,14 @@ import pytest
 
 from compatd.kernel.kernel import Kernel
 from policies.engine import READ, Enforcer, glob_regex
-from policies.load import parse_policy
+from policies.load import PolicyError, parse_policy
 from tests.unit.fakeplatform import FakePlatform
 from tests.unit.test_kernel import AT_FDCWD, O_CREAT, O_RDWR, O_WRONLY, FakePlan, Sink, neg
 from vfs import resolver, sockfs
 from vfs.mount import MountTable
 from vfs.tmpfs import TmpFS
 
+VARS = {"$CWD": "/work", "$HOME": "/home/me"}
 READ_ONLY = """
 [[rule]]
 path = "/**"
@@ -27,8 +28,8 @@ errno = "EROFS"
 """
 
 
-def policy(text: str) -> Enforcer:
-    return Enforcer(parse_policy(text, "test.toml"))
+def policy(text: str, variables: dict[str, str] | None = None) -> Enforcer:
+    return Enforcer(parse_policy(text, "test.toml", variables or VARS))
 
 
 def run_policed(calls, enforcer: Enforcer | None, prepare=None, files=(), links=()):
@@ -77,6 +78,24 @@ def test_an_earlier_rule_matches_only_whole_paths():
     assert regex is not None
     assert regex.match("/etc/shadow").lastgroup == "r1"  # type: ignore[union-attr]
     assert regex.match("/etc/shadowy").lastgroup == "r2"  # type: ignore[union-attr]
+
+
+# path variables ---------------------------------------------------------------------------
+def test_cwd_and_home_are_replaced_and_escaped():
+    pol = parse_policy('[[rule]]\npath = ["$CWD/**", "$HOME/.ssh", "$CWD"]\naction = "allow"\n',
+                       "t", {"$CWD": "/w*k/[x]", "$HOME": "/"})
+    assert pol.rules[0].paths == ("/w[*]k/[[]x]/**", "/.ssh", "/w[*]k/[[]x]")
+
+
+@pytest.mark.parametrize("pattern,message", [
+    ("rel/x", "must be absolute (start with / or $CWD or $HOME)"),
+    ("$TMP/x", "unknown variable '$TMP'"),
+    ("$CWDx", "unknown variable '$CWDx'"),
+    ("$HOME.d", "a / must follow $HOME"),
+])
+def test_bad_path_variables_are_reported(pattern, message):
+    with pytest.raises(PolicyError, match=re.escape(message)):
+        parse_policy(f'[[rule]]\npath = "{pattern}"\naction = "allow"\n', "t.toml", VARS)
 
 
 # what a call asks --------------------------------------------------------------------------
