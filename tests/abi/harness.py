@@ -33,6 +33,13 @@ if "COMPATD_TEST_WRAPPER" in os.environ:
     COMPATD_RUN = shlex.split(os.environ["COMPATD_TEST_WRAPPER"])
 
 
+def compatd_run(options: Sequence[str] = ()) -> list[str]:
+    """COMPATD_RUN with more ``compatd run`` options (a COMPATD_TEST_WRAPPER takes none)."""
+    if COMPATD_RUN[-1:] != ["--"]:
+        return list(COMPATD_RUN)
+    return [*COMPATD_RUN[:-1], *options, "--"]
+
+
 def child_env() -> dict[str, str]:
     """The environment of both runs (identical, so it cannot explain a difference)."""
     env = dict(os.environ)
@@ -172,12 +179,14 @@ class Runner:
         setup: Callable[[Path], None] | None = None,
         stdin: bytes | None = None,
         between: Callable[[], None] | None = None,
+        options: Sequence[str] = (),
     ) -> Pair:
-        """Run argv natively, then under compatd, in the same (fresh each time) cwd."""
+        """Run argv natively, then under compatd (with extra ``compatd run`` options, such
+        as a policy), in the same (fresh each time) cwd."""
         area = self.new_area(name)
         work = area / "cwd"
         results: list[Result] = []
-        for label, cmd in (("native", list(argv)), ("compatd", COMPATD_RUN + list(argv))):
+        for label, cmd in (("native", list(argv)), ("compatd", compatd_run(options) + list(argv))):
             work.mkdir()
             if setup is not None:
                 setup(work)
