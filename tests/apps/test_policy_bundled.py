@@ -143,6 +143,47 @@ def test_strict_runs_workloads_unchanged(name: str, apps_runner: Runner) -> None
     assert not [r for r in records if str(r.get("path", "")).startswith(str(pair.workdir))]
 
 
+REFUSED = r"""
+import ctypes, os, socket
+libc = ctypes.CDLL(None, use_errno=True)
+def call(name, *args):
+    ret = getattr(libc, name)(*args)
+    print(name, ret, os.strerror(ctypes.get_errno()) if ret < 0 else "")
+call("ptrace", 0, 0, 0, 0)
+call("mount", b"none", b"/mnt", b"tmpfs", 0, None)
+call("unshare", 0x10000000)
+for family, address in ((socket.AF_PACKET, None), (socket.AF_INET, ("1.1.1.1", 80))):
+    try:
+        socket.socket(family, socket.SOCK_STREAM).connect(address)
+    except OSError as e:
+        print(family.name, e.strerror)
+"""
+
+
+def test_strict_refuses_what_it_is_for(apps_runner: Runner) -> None:
+    """Secrets, writes outside the working directory and /tmp, programs run from /tmp,
+    debugging and system calls, raw sockets, the network."""
+    need("python3.11")
+    work = apps_runner.new_area("strict-refuses")
+    outside = apps_runner.base / "outside"
+    script = (f"cat /etc/shadow; touch {outside}; echo x > /etc/motd; "
+              "cp /bin/true /tmp/t && /tmp/t; echo tmp exec $?; "
+              f"/usr/bin/python3.11 -c '{REFUSED}'")
+    res = run_in([*policed(["--policy", "strict"]), "sh", "-c", script], work)
+    assert res.stderr.decode().splitlines() == [
+        "cat: /etc/shadow: Permission denied",
+        f"touch: cannot touch '{outside}': Permission denied",
+        "sh: 1: cannot create /etc/motd: Permission denied",
+        "sh: 1: /tmp/t: Permission denied",
+    ]
+    assert res.stdout.decode().splitlines() == [
+        "tmp exec 126", "ptrace -1 Operation not permitted", "mount -1 Operation not permitted",
+        "unshare -1 Operation not permitted", "AF_PACKET Address family not supported by protocol",
+        "AF_INET Network is unreachable",
+    ]
+    assert not outside.exists()
+
+
 # no-network --------------------------------------------------------------------------------
 def curl_stderr(err: bytes) -> str:
     """curl's account of the attempt, without the timing that differs between runs."""
