@@ -30,7 +30,7 @@ from policies.model import (
     Policy,
     Rule,
 )
-from syscalls.flags import FLAGSETS
+from syscalls.flags import ENUM_FIELDS, FLAGSETS
 from syscalls.numbers import NUMBERS
 from syscalls.table import REGISTRY, load_all
 
@@ -366,6 +366,8 @@ class _Reader:
                 return v
             if isinstance(v, str):
                 names = {n: b for b, n in FLAGSETS.get(flagset or "", {}).items()}
+                # and the names of an enum field of the set (O_RDWR, SOCK_STREAM, SIGCHLD)
+                names.update((n, b) for b, n in ENUM_FIELDS.get(flagset or "", (0, {}))[1].items())
                 bits = 0
                 for part in v.split("|"):
                     part = part.strip()

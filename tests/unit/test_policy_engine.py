@@ -98,6 +98,15 @@ def test_bad_path_variables_are_reported(pattern, message):
         parse_policy(f'[[rule]]\npath = "{pattern}"\naction = "allow"\n', "t.toml", VARS)
 
 
+def test_values_may_name_enum_fields_of_a_flag_set():
+    """O_RDWR (the access mode in open's flags), SOCK_RAW, SIGCHLD in clone's flags."""
+    pol = parse_policy('[[rule]]\nsyscall = "openat"\nargs.flags = {mask = 3, value = "O_RDWR"}\n'
+                       'action = "deny"\n[[rule]]\nsyscall = "socket"\nargs.type = "SOCK_RAW"\n'
+                       'action = "deny"\n', "t.toml", VARS)
+    assert pol.rules[0].args[0].values == (3, 2)
+    assert pol.rules[1].args[0].values == (3,)
+
+
 # what a call asks --------------------------------------------------------------------------
 def test_no_policy_costs_nothing():
     """Without --policy the kernel keeps its plain syscall entry and no hook is installed."""
