@@ -4,8 +4,9 @@ Where each kind of rule is checked, and why there:
 
 - **syscall rules** at syscall entry, before the handler and before a HOST call runs (the
   filter traps every HOST syscall a rule or the default does not simply allow: ``traps``).
-  One list index per call (``by_nr``); a syscall no rule names and whose default is allow
-  costs nothing more.
+  One dict lookup per call (``deciders``, generated code per syscall number); a syscall no
+  rule names and whose default is allow costs nothing more. Without --policy nothing of
+  this runs: the kernel keeps its plain entry and no hook is installed.
 - **path rules** where the one resolver reaches the object (``vfs.resolver.policy_hook``):
   the final dentry of every resolution, or the directory and name a call will create. The
   path matched is the dentry's own, so symlinks, ``..``, dirfds, ``/proc/self/root`` and
@@ -28,10 +29,13 @@ import os
 import re
 import signal
 import stat as st
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from compatd.errors import KernelError
 from policies.model import (
+    ALL_ACCESS,
+    ALLOW,
     BIND,
     EXEC,
     READ,
@@ -47,6 +51,7 @@ from syscalls.numbers import MAX_NR, NAMES, NUMBERS
 if TYPE_CHECKING:
     from compatd.kernel.kernel import Kernel
     from compatd.kernel.task import Task
+    from compatd.platform.events import Event
     from policies.audit import AuditLog
     from vfs.base import Dentry
 
@@ -155,9 +160,9 @@ def byte_text(pattern: str) -> str:
     return pattern.encode("utf-8", "surrogateescape").decode("latin-1")
 
 
-def shown(path: str) -> str:
-    """A matched path (bytes as latin-1) as the audit log shows it: UTF-8 text."""
-    return path.encode("latin-1").decode("utf-8", "backslashreplace")
+def shown(path: bytes) -> str:
+    """A matched path as the audit log shows it: UTF-8 text."""
+    return path.decode("utf-8", "backslashreplace")
 
 
 def is_literal(pattern: str) -> bool:
@@ -181,34 +186,74 @@ def fd_kind(task: Task, fd: int) -> str:
             st.S_IFCHR: "chr", st.S_IFBLK: "blk", st.S_IFLNK: "link"}.get(st.S_IFMT(mode), "anon")
 
 
-def _decode(raw: int, kind: str) -> int:
-    """The register as the table's argument kind reads it (s32 for fds and ints)."""
-    if kind in ("fd", "int", "pid", "signo", "whence"):
-        raw &= 0xFFFFFFFF
-        return raw - (1 << 32) if raw & 0x80000000 else raw
-    if kind in ("uint", "uid", "gid", "mode", "flags", "cmd"):
-        return raw & 0xFFFFFFFF
-    return raw
+# How the table's argument kinds read a register: as a signed 32-bit int (fds, ints), an
+# unsigned 32-bit one (flags, modes, ids) or the whole 64 bits; as Python expressions.
+S32_KINDS = ("fd", "int", "pid", "signo", "whence")
+U32_KINDS = ("uint", "uid", "gid", "mode", "flags", "cmd")
+
+Verdict = tuple[Action, Rule | None]
+Decider = Callable[["Task", tuple[int, ...]], Verdict]
 
 
-def condition_holds(c: ArgCondition, kind: str, task: Task, args: tuple[int, ...]) -> bool:
-    v = _decode(args[c.index], kind)
-    op = c.op
-    if op == "eq":
-        return v in c.values
-    if op == "all":
-        return v & c.values[0] == c.values[0]
-    if op == "any":
-        return bool(v & c.values[0])
-    if op == "none":
-        return not v & c.values[0]
-    if op == "masked":
-        return v & c.values[0] == c.values[1]
-    return fd_kind(task, v) in c.kinds  # "kind"
+def register_expr(index: int, kind: str) -> str:
+    """The argument at ``index`` as the table's argument kind reads its register."""
+    if kind in S32_KINDS:
+        return f"(((args[{index}] & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000)"
+    if kind in U32_KINDS:
+        return f"(args[{index}] & 0xFFFFFFFF)"
+    return f"args[{index}]"
+
+
+def condition_expr(c: ArgCondition, kind: str, consts: dict[str, object]) -> str:
+    """One argument condition as a Python expression over ``task`` and ``args`` (sets of
+    values and fd kinds go to ``consts``; everything else in it is an int literal)."""
+    v = register_expr(c.index, kind)
+    if c.op in ("eq", "kind"):
+        if c.op == "eq" and len(c.values) == 1:
+            return f"({v} == {int(c.values[0])})"
+        name = f"k{len(consts)}"
+        if c.op == "eq":
+            consts[name] = frozenset(c.values)
+            return f"({v} in {name})"
+        consts[name] = frozenset(c.kinds)
+        return f"(fd_kind(task, {v}) in {name})"
+    bits = int(c.values[0])
+    if c.op == "all":
+        return f"({v} & {bits} == {bits})"
+    if c.op == "any":
+        return f"({v} & {bits} != 0)"
+    if c.op == "none":
+        return f"({v} & {bits} == 0)"
+    return f"({v} & {bits} == {int(c.values[1])})"  # masked
+
+
+def compile_decider(conditional: tuple[tuple[tuple[tuple[ArgCondition, str], ...], Verdict],
+                                       ...], final: Verdict) -> Decider:
+    """A syscall's verdict as one function: the first conditional rule whose conditions all
+    hold, else ``final``. It runs on every call of that syscall, so it is generated as
+    straight-line code (as dataclasses and namedtuple generate theirs): no loop, no call
+    per condition."""
+    if not conditional:
+        return lambda task, args: final
+    consts: dict[str, object] = {"fd_kind": fd_kind, "final": final}
+    lines = ["def decide(task, args):"]
+    for n, (conds, verdict) in enumerate(conditional):
+        consts[f"v{n}"] = verdict
+        test = " and ".join(condition_expr(c, kind, consts) for c, kind in conds)
+        lines.append(f"    if {test}:\n        return v{n}")
+    lines.append("    return final")
+    exec("\n".join(lines), consts)  # only int literals and the names bound above
+    return consts["decide"]  # type: ignore[return-value]
 
 
 class Enforcer:
-    """A policy compiled for one run, and the hooks the supervisor calls."""
+    """A policy compiled for one run, and the hooks the supervisor calls.
+
+    Everything a call consults is prepared here, once: per syscall number a decider (only
+    for numbers whose verdict is not a plain allow), per combination of access bits the
+    regexes to try, the inodes of literal denied paths. A checked call then costs a dict
+    lookup, and a path check the path's text and one regex match per access it asks for.
+    """
 
     def __init__(self, policy: Policy, audit: AuditLog | None = None) -> None:
         from syscalls.table import BY_NR, load_all
@@ -217,19 +262,17 @@ class Enforcer:
         self.policy = policy
         self.audit = audit
         self.kernel: Kernel | None = None
-        # The syscall being handled per thread: (nr, args, opmask), for the path and
-        # network hooks, which run deep inside handlers (and in retried parked calls).
-        self.calls: dict[int, tuple[int, tuple[int, ...], int]] = {}
         # by_nr[nr]: None (allowed, nothing to log), or the conditional rules in order and
-        # the action when none matches.
+        # the action when none matches; deciders: the same, compiled, for the non-None ones.
         self.by_nr: list[tuple[tuple[tuple[Rule, tuple[tuple[ArgCondition, str], ...]], ...],
                                Action, Rule | None] | None] = [None] * (MAX_NR + 1)
+        self.deciders: dict[int, Callable[[Task, tuple[int, ...]], Verdict]] = {}
         syscall_rules = [r for r in policy.rules if r.kind == "syscall"]
         for nr in range(MAX_NR + 1):
             entry = BY_NR[nr]
             kinds = {i: a.kind for i, a in enumerate(entry.args)} if entry else {}
             conditional = []
-            final: tuple[Action, Rule | None] = (policy.default_syscall, None)
+            final: Verdict = (policy.default_syscall, None)
             for rule in syscall_rules:
                 if nr not in rule.syscalls:
                     continue
@@ -240,31 +283,54 @@ class Enforcer:
                                                 for c in rule.args)))
             if conditional or final[0].kind != "allow":
                 self.by_nr[nr] = (tuple(conditional), *final)
+                self.deciders[nr] = compile_decider(
+                    tuple((conds, (r.action, r)) for r, conds in conditional), final)
         self.file_rules = [r for r in policy.rules if r.kind == "file"]
         self.net_rules = [r for r in policy.rules if r.kind == "network"]
         # One regex per access bit: the alternatives are the rules that cover that access,
         # in order, so the first alternative that matches is the rule that decides.
-        self.path_regex: dict[int, re.Pattern[str] | None] = {}
+        # They match a path's bytes: no decoding per check.
+        self.path_regex: dict[int, re.Pattern[bytes] | None] = {}
         for bit in ACCESS_BITS:
             alts = [f"(?P<r{r.index}>{'|'.join(glob_regex(byte_text(p)) for p in r.paths)})"
                     for r in self.file_rules if r.access & bit]
             # (?:…)\Z: every alternative must match the whole path ("/etc/shadow" is not
             # "/etc/shadowy"); a prefix of one alternative falls through to the next.
-            self.path_regex[bit] = re.compile(f"(?:{'|'.join(alts)})\\Z") if alts else None
-        self.rules_by_index = {r.index: r for r in policy.rules}
-        self.literal_paths = {byte_text(p) for r in self.file_rules if r.action.kind != "allow"
-                              for p in r.paths if is_literal(p)}
-        self.identities: dict[tuple[int, int], str] = {}
+            self.path_regex[bit] = (re.compile(f"(?:{'|'.join(alts)})\\Z".encode("latin-1"))
+                                    if alts else None)
+        self.rule_of_group = {f"r{r.index}": r for r in self.file_rules}
+        self.allowed_group = {g: r.action.kind == "allow" for g, r in self.rule_of_group.items()}
+        # checks[opmask]: the (access bit, regex) pairs a path is tried against, leaving out
+        # the bits no rule names when the default allows them (nothing to decide there).
+        default_allows = policy.default_file.kind == "allow"
+        self.checks = [tuple((bit, self.path_regex[bit]) for bit in ACCESS_BITS
+                             if opmask & bit and not (default_allows
+                                                      and self.path_regex[bit] is None))
+                       for opmask in range(ALL_ACCESS + 1)]
+        self.literal_paths = {byte_text(p).encode("latin-1") for r in self.file_rules
+                              if r.action.kind != "allow" for p in r.paths if is_literal(p)}
+        # The inodes of those paths, and their numbers alone (a cheap first test).
+        self.identities: dict[tuple[int, int], bytes] = {}
+        self.identity_inos: set[int] = set()
+        # The text of directories whose entries are checked, by dentry: a relative path's
+        # parent is the task's cwd (or dirfd) dentry, the same object every time. Dentries
+        # never change name or parent, so the text cannot go stale; the cache is bounded.
+        self.dir_text: dict[Dentry, bytes] = {}
         self.networks = {r.index: [(None if a.network is None else ipaddress.ip_network(a.network),
                                     a.port_low, a.port_high) for a in r.addresses]
                          for r in self.net_rules}
         self.quiet = not (self.file_rules or policy.default_file.logged)
         self.quiet_net = not (self.net_rules or policy.default_network.logged)
+        # With either hook installed, every call is remembered on its task (``Task.call``):
+        # the hooks run deep inside handlers and judge by what the call asks.
+        self.hooked = not (self.quiet and self.quiet_net)
+        # openat2: (the call, what its flags ask), reported by its handler (``opening``).
+        self.opened: dict[int, tuple[Event, int]] = {}
 
     # set-up -------------------------------------------------------------------------------
     def traps(self) -> frozenset[int]:
         """Syscalls that must stop even if the host could run them: the policy decides."""
-        return frozenset(nr for nr in range(MAX_NR + 1) if self.by_nr[nr] is not None)
+        return frozenset(self.deciders)
 
     def attach(self, kernel: Kernel) -> None:
         """Install the hooks; learn the inodes of literal denied paths (hard links)."""
@@ -275,10 +341,11 @@ class Enforcer:
             root = kernel.ns.root_dentry()
             for p in self.literal_paths:
                 try:
-                    d = resolver.resolve(root, root, p.encode("latin-1"))
+                    d = resolver.resolve(root, root, p)
                 except KernelError:
                     continue
                 self.identities[d.inode.key] = p
+                self.identity_inos.add(d.inode.ino)
             resolver.policy_hook = self.check_dentry
         if not self.quiet_net:
             sockfs.NET.policy_hook = self.check_address
@@ -290,30 +357,26 @@ class Enforcer:
         sockfs.NET.policy_hook = None
 
     # syscalls ---------------------------------------------------------------------------
-    def begin(self, task: Task, nr: int, args: tuple[int, ...]) -> None:
-        """A call enters: remember what it asks of the paths it will resolve."""
+    def decide(self, task: Task, nr: int, args: tuple[int, ...]) -> Verdict:
+        """The verdict of the syscall rules for a call."""
+        decider = self.deciders.get(nr)
+        return decider(task, args) if decider is not None else (ALLOW, None)
+
+    def opmask(self, task: Task, call: Event) -> int:
+        """What ``call`` asks of the paths it resolves."""
+        nr = call.nr
         how = ARG_OPMASK.get(nr)
         if how is not None:
-            opmask = how[1](args[how[0]])
-        elif nr == NR_OPENAT2:
-            opmask = READ | WRITE  # until its handler has read the flags (``opening``)
-        else:
-            opmask = OPMASK[nr] if 0 <= nr <= MAX_NR else STAT
-        self.calls[task.tid] = (nr, args, opmask)
+            return how[1](call.args[how[0]])
+        if nr == NR_OPENAT2:
+            seen = self.opened.get(task.tid)
+            return seen[1] if seen is not None and seen[0] is call else READ | WRITE
+        return OPMASK[nr] if 0 <= nr <= MAX_NR else STAT
 
     def opening(self, task: Task, flags: int) -> None:
         """openat2's handler read these open flags: its path checks judge by them."""
-        call = self.calls.get(task.tid)
-        if call is not None:
-            self.calls[task.tid] = (call[0], call[1], open_opmask(flags))
-
-    def decide(self, task: Task, nr: int, args: tuple[int, ...]) -> tuple[Action, Rule | None]:
-        """The verdict of the syscall rules for a call (``by_nr[nr]`` is not None)."""
-        conditional, action, rule = self.by_nr[nr]  # type: ignore[misc]
-        for r, conds in conditional:
-            if all(condition_holds(c, kind, task, args) for c, kind in conds):
-                return r.action, r
-        return action, rule
+        if task.call is not None:
+            self.opened[task.tid] = (task.call, open_opmask(flags))
 
     # files ----------------------------------------------------------------------------------
     def check_dentry(self, d: Dentry, name: bytes | None) -> None:
@@ -325,41 +388,68 @@ class Enforcer:
         sandbox (a pipe, socket or the supervisor's stdio reached through
         /proc/self/fd/N) unless it is to be run: the task holds it already, and path
         rules are about names (Landlock leaves such files alone too)."""
-        kernel = self.kernel
-        task = kernel.current if kernel is not None else None
+        task = self.kernel.current  # type: ignore[union-attr]  # attached before hooked
         if task is None:
             return
-        call = self.calls.get(task.tid)
-        opmask = call[2] if call is not None else STAT
-        if d.parent is None and d.name != b"/":
+        call = task.call
+        opmask = self.opmask(task, call) if call is not None else STAT
+        checks = self.checks[opmask]
+        if not checks:
+            return  # no rule about what this call asks, and the default allows it
+        parent = d.parent
+        if parent is None and d.name != b"/":
             if not opmask & EXEC:
                 return
             path = d.name  # its name as /proc/PID/fd shows it
+        elif name is None or name in (b".", b".."):
+            # d.path(), from the cached text of its directory
+            path = self.text_of(parent) + b"/" + d.name if parent is not None else b"/"
         else:
-            path = d.path()
-            if name is not None and name not in (b".", b".."):
-                path = (path if path != b"/" else b"") + b"/" + name
-        self.check_path(path.decode("latin-1"), opmask, task,
-                        None if name is not None else d.inode.key)
+            path = self.text_of(d) + b"/" + name
+        alias = None
+        if name is None and d.inode.ino in self.identity_inos:
+            alias = self.identities.get(d.inode.key)
+            if alias == path:
+                alias = None
+        allowed = self.allowed_group
+        for bit, regex in checks:
+            if alias is None and regex is not None:
+                # the common case, inline: the path matches an allow rule
+                m = regex.match(path)
+                if m is not None and allowed[m.lastgroup]:  # type: ignore[index]
+                    continue
+            self.check_name(path, bit, regex, task)
+            if alias is not None:
+                self.check_name(alias, bit, regex, task)  # the inode a literal rule names
 
-    def check_path(self, path: str, opmask: int, task: Task | None,
+    def text_of(self, d: Dentry) -> bytes:
+        """``d.path()`` for a directory ("" for the root), cached by dentry."""
+        text = self.dir_text.get(d)
+        if text is None:
+            if len(self.dir_text) >= 4096:
+                self.dir_text.clear()
+            text = self.dir_text[d] = d.path() if d.parent is not None else b""
+        return text
+
+    def check_path(self, path: bytes, opmask: int, task: Task | None,
                    key: tuple[int, int] | None = None) -> None:
         """Apply the file rules to ``path`` for every access in ``opmask``: the first
-        denying (or killing) verdict wins; audits are logged and go on."""
-        names = [path]
+        denying (or killing) verdict wins; audits are logged and go on. ``key``: the inode
+        reached, for the literal paths a rule names."""
         alias = self.identities.get(key) if key is not None else None
-        if alias is not None and alias != path:
-            names.append(alias)  # the same inode as a literal path a rule names
-        for bit in ACCESS_BITS:
-            if not opmask & bit:
-                continue
-            regex = self.path_regex[bit]
-            for p in names:
-                m = regex.match(p) if regex is not None else None
-                rule = self.rules_by_index[int(m.lastgroup[1:])] if m else None  # type: ignore[index]
-                action = rule.action if rule is not None else self.policy.default_file
-                if action.kind != "allow":
-                    self.enforce(task, action, rule, path=shown(p), access=bit)
+        for bit, regex in self.checks[opmask]:
+            self.check_name(path, bit, regex, task)
+            if alias is not None and alias != path:
+                self.check_name(alias, bit, regex, task)
+
+    def check_name(self, path: bytes, bit: int, regex: re.Pattern[bytes] | None,
+                   task: Task | None) -> None:
+        """One access to one name: the first rule whose pattern matches, else the default."""
+        m = regex.match(path) if regex is not None else None
+        rule = self.rule_of_group[m.lastgroup] if m is not None else None  # type: ignore[index]
+        action = rule.action if rule is not None else self.policy.default_file
+        if action.kind != "allow":
+            self.enforce(task, action, rule, path=shown(path), access=bit)
 
     # network ---------------------------------------------------------------------------
     def check_address(self, op: int, family: int, host: str, port: int) -> None:
@@ -408,11 +498,14 @@ class Enforcer:
             return "default"
         return rule.label(self.policy.source)
 
-    def log(self, task: Task | None, action: Action, rule: Rule | None, **what: Any) -> None:
+    def log(self, task: Task | None, action: Action, rule: Rule | None,
+            call: Event | None = None, **what: Any) -> None:
+        """Record a verdict about ``call`` (default: the task's current call, for hooks)."""
         if self.audit is None:
             return
-        call = self.calls.get(task.tid) if task is not None else None
-        nr, args = (call[0], call[1]) if call is not None else (NUMBERS["execve"], ())
-        self.audit.record(task, NAMES.get(nr, str(nr)), nr, args, action,
-                          self.rule_label(rule), what)
+        if call is None and task is not None:
+            call = task.call
+        nr, args = (call.nr, call.args) if call is not None else (-1, ())
+        self.audit.record(task, NAMES.get(nr, "?"), nr, args, action, self.rule_label(rule),
+                          what)
 

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from compatd.platform.base import Platform
     from compatd.report import Recorder
     from policies.engine import Enforcer
+    from policies.model import Action, Rule
     from vfs.base import Dentry, OpenFile
     from vfs.mount import MountTable
 
@@ -345,31 +346,38 @@ class Kernel:
 
     def on_syscall_policed(self, ev: Event) -> None:
         """``on_syscall`` under a policy: its syscall rules decide at entry; the path and
-        network rules run later, in the resolver and the socket layer (policies/engine.py)."""
+        network rules run later, in the resolver and the socket layer (policies/engine.py).
+        Kept short: it runs for every trapped call."""
+        enforcer = self.enforcer
+        task = self.tasks[ev.tid]
+        if enforcer.hooked:  # type: ignore[union-attr]
+            task.call = ev
+        decide = enforcer.deciders.get(ev.nr)  # type: ignore[union-attr]
+        if decide is not None:
+            action, rule = decide(task, ev.args)
+            if action.kind != "allow" and self.refused(ev, task, action, rule):
+                return
+        self.on_syscall_unpoliced(ev)
+
+    def refused(self, ev: Event, task: Task, action: Action, rule: Rule | None) -> bool:
+        """A syscall rule's verdict other than allow: log it; answer the call unless the
+        rule only audits (True: answered)."""
         enforcer = self.enforcer
         assert enforcer is not None
-        nr = ev.nr
-        task = self.tasks[ev.tid]
-        enforcer.begin(task, nr, ev.args)
-        decision = enforcer.by_nr[nr] if 0 <= nr <= MAX_NR else None
-        if decision is not None:
-            action, rule = enforcer.decide(task, nr, ev.args)
-            kind = action.kind
-            if kind != "allow":
-                enforcer.log(task, action, rule)
-                if kind != "audit":
-                    if kind == "kill":
-                        enforcer.kill(task)
-                    ret = action.value if kind == "fake" else -(action.errno or errno.EPERM)
-                    if self.trace is not None:
-                        print(f"[{ev.tid}] {describe_call(task, nr, ev.args)} = "
-                              f"{describe_result(ret)} <policy {kind}>", file=self.trace,
-                              flush=True)
-                    if self.parked and ev.tid in self.parked:
-                        del self.parked[ev.tid]
-                    self.platform.complete(ev.tid, ret)
-                    return
-        self.on_syscall_unpoliced(ev)
+        kind = action.kind
+        enforcer.log(task, action, rule, call=ev)
+        if kind == "audit":
+            return False
+        if kind == "kill":
+            enforcer.kill(task)
+        ret = action.value if kind == "fake" else -(action.errno or errno.EPERM)
+        if self.trace is not None:
+            print(f"[{ev.tid}] {describe_call(task, ev.nr, ev.args)} = "
+                  f"{describe_result(ret)} <policy {kind}>", file=self.trace, flush=True)
+        if self.parked and ev.tid in self.parked:
+            del self.parked[ev.tid]
+        self.platform.complete(ev.tid, ret)
+        return True
 
     def finish_recorded(self, tid: int, ret: int) -> None:
         recorder = self.recorder

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from compatd.kernel.kernel import Kernel
     from compatd.loader import ExecPlan
     from compatd.platform.base import Memory
+    from compatd.platform.events import Event
     from vfs.base import Dentry
 
 PATH_MAX = 4096
@@ -195,7 +196,7 @@ class Task:
     """A thread: its tid, its process, and the contexts it may share with other threads."""
 
     __slots__ = ("tid", "group", "fdt", "fs", "mem", "kernel", "pending_exec",
-                 "pending_clone", "comm", "pdeathsig", "no_new_privs", "affinity")
+                 "pending_clone", "comm", "pdeathsig", "no_new_privs", "affinity", "call")
 
     def __init__(self, tid: int, group: ThreadGroup, fdt: FDTable, fs: FSContext,
                  mem: Memory, kernel: Kernel) -> None:
@@ -213,6 +214,9 @@ class Task:
         # The CPUs sched_setaffinity allowed while the platform pins every task to one CPU
         # (None: all the CPUs compatd was started with).
         self.affinity: frozenset[int] | None = None
+        # Under a policy whose path or network rules need it: the syscall being handled
+        # (its hooks run deep inside handlers, and in retried parked calls).
+        self.call: Event | None = None
 
     @property
     def creds(self) -> Creds:

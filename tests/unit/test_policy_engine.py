@@ -76,8 +76,8 @@ def test_an_earlier_rule_matches_only_whole_paths():
                '[[rule]]\npath = "/etc/*"\naction = "allow"\n')
     regex = e.path_regex[READ]
     assert regex is not None
-    assert regex.match("/etc/shadow").lastgroup == "r1"  # type: ignore[union-attr]
-    assert regex.match("/etc/shadowy").lastgroup == "r2"  # type: ignore[union-attr]
+    assert regex.match(b"/etc/shadow").lastgroup == "r1"  # type: ignore[union-attr]
+    assert regex.match(b"/etc/shadowy").lastgroup == "r2"  # type: ignore[union-attr]
 
 
 # path variables ---------------------------------------------------------------------------
@@ -154,7 +154,7 @@ def test_hard_links_to_denied_literal_paths_are_caught():
                           e, lambda m: {**paths(m), "g": m.alloc(b"/g\0")}, [b"f"],
                           [(b"new", b"f")])
     assert results == [neg(errno.EACCES), neg(errno.EACCES)]
-    assert list(e.identities.values()) == ["/f"]
+    assert list(e.identities.values()) == [b"/f"]
 
 
 def test_supervisor_lookups_are_not_checked():
@@ -166,3 +166,66 @@ def test_supervisor_lookups_are_not_checked():
     assert kernel is not None
     kernel.current = None
     e.check_dentry(kernel.ns.root_dentry(), None)  # no task, no verdict
+
+
+# syscall rules ---------------------------------------------------------------------------
+ARG_RULES = """
+[defaults]
+syscall = "deny:ENOSYS"
+[[rule]]
+syscall = "close"
+args.fd = -1
+action = "deny:EBADF"
+[[rule]]
+syscall = "close"
+args.fd.in = [7, 8]
+action = "fake:0"
+[[rule]]
+syscall = "openat"
+args.flags.any = "O_CREAT|O_TRUNC"
+action = "deny:EROFS"
+[[rule]]
+syscall = "openat"
+args.flags.all = "O_WRONLY|O_APPEND"
+action = "deny:EPERM"
+[[rule]]
+syscall = "openat"
+args.flags = {mask = 3, value = "O_RDWR"}
+action = "deny:EACCES"
+[[rule]]
+syscall = "openat"
+args.flags.none = "O_CLOEXEC"
+args.dirfd = -100
+action = "audit"
+[[rule]]
+syscall = ["openat", "close"]
+action = "allow"
+"""
+
+
+@pytest.mark.parametrize("name,args,verdict", [
+    ("close", (0xFFFFFFFF,), ("deny", errno.EBADF)),  # an fd is a signed 32-bit int
+    ("close", (0xFFFFFFFFFFFFFFFF,), ("deny", errno.EBADF)),
+    ("close", (8,), ("fake", 0)),
+    ("close", (3,), ("allow", 0)),
+    ("openat", (AT_FDCWD, 0, O_CREAT, 0), ("deny", errno.EROFS)),
+    ("openat", (AT_FDCWD, 0, O_WRONLY | 0o2000, 0), ("deny", errno.EPERM)),
+    ("openat", (AT_FDCWD, 0, O_WRONLY, 0), ("audit", 0)),
+    ("openat", (AT_FDCWD, 0, O_RDWR | 0o2000000, 0), ("deny", errno.EACCES)),
+    ("openat", (AT_FDCWD, 0, 0o2000000, 0), ("allow", 0)),
+    ("openat", (5, 0, 0, 0), ("allow", 0)),  # O_CLOEXEC absent, but not at AT_FDCWD
+    ("dup", (1,), ("deny", errno.ENOSYS)),
+])
+def test_argument_conditions_decide_in_rule_order(name, args, verdict):
+    from syscalls.numbers import NUMBERS
+
+    e = policy(ARG_RULES)
+    action, _ = e.decide(None, NUMBERS[name], args + (0,) * (6 - len(args)))  # type: ignore[arg-type]
+    assert (action.kind, action.errno or action.value) == verdict
+
+
+def test_fd_kind_conditions_look_at_the_open_file():
+    e = policy('[[rule]]\nsyscall = "write"\nargs.fd.kind = "pipe"\naction = "deny:EPERM"\n')
+    results = run_policed([("pipe2", ("fds", 0)), ("write", (1, "fds", 1)),
+                           ("write", (4, "fds", 1))], e, lambda m: {"fds": m.alloc(bytes(8))})
+    assert results == [0, 1, neg(errno.EPERM)]  # fd 1 has no inode: "anon"
