@@ -262,11 +262,9 @@ class Enforcer:
         self.policy = policy
         self.audit = audit
         self.kernel: Kernel | None = None
-        # by_nr[nr]: None (allowed, nothing to log), or the conditional rules in order and
-        # the action when none matches; deciders: the same, compiled, for the non-None ones.
-        self.by_nr: list[tuple[tuple[tuple[Rule, tuple[tuple[ArgCondition, str], ...]], ...],
-                               Action, Rule | None] | None] = [None] * (MAX_NR + 1)
-        self.deciders: dict[int, Callable[[Task, tuple[int, ...]], Verdict]] = {}
+        # deciders[nr]: the verdict of a call with that number, from its conditional rules in
+        # order and the action when none matches; absent when that is a plain allow.
+        self.deciders: dict[int, Decider] = {}
         syscall_rules = [r for r in policy.rules if r.kind == "syscall"]
         for nr in range(MAX_NR + 1):
             entry = BY_NR[nr]
@@ -282,7 +280,6 @@ class Enforcer:
                 conditional.append((rule, tuple((c, kinds.get(c.index, "ulong"))
                                                 for c in rule.args)))
             if conditional or final[0].kind != "allow":
-                self.by_nr[nr] = (tuple(conditional), *final)
                 self.deciders[nr] = compile_decider(
                     tuple((conds, (r.action, r)) for r, conds in conditional), final)
         self.file_rules = [r for r in policy.rules if r.kind == "file"]

@@ -1706,8 +1706,7 @@ def check_net(family: int, hostaddr: Any, bind: bool) -> Any:
     (ENETUNREACH / EADDRNOTAVAIL otherwise); a wildcard bind becomes a loopback bind."""
     if family not in (AF_INET, AF_INET6):
         return hostaddr
-    if NET.policy_hook is not None:
-        policy_check(family, hostaddr[0], hostaddr[1], bind)
+    policy_check(family, hostaddr[0], hostaddr[1], bind)
     if NET.mode == "host":
         return hostaddr
     host = hostaddr[0]
@@ -1739,8 +1738,7 @@ class LoopProto(UnixProto):
 
     def parse_inet(self, addr: bytes, bind: bool) -> tuple[bytes, int]:
         host = sockaddr_to_host(self.family, addr, bind)
-        if NET.policy_hook is not None:
-            policy_check(self.family, host[0], host[1], bind)
+        policy_check(self.family, host[0], host[1], bind)
         ip = pysocket.inet_pton(self.family, host[0].split("%", 1)[0])
         if not (_is_any(host[0]) or _is_loopback(host[0])):
             raise KernelError(errno.EADDRNOTAVAIL if bind else errno.ENETUNREACH,
