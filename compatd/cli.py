@@ -165,7 +165,8 @@ def run(trace_all: bool, report_path: str | None, db_path: str | None, no_db: bo
             _write_report(recorder, kernel, status, report_path, db_path, no_db)
 
     status = execute(sandbox, program, args, trace_all=trace_all,
-                     enforcer=_enforcer(policy_name, audit_path), overrides=overrides,
+                     enforcer=_enforcer(policy_name, audit_path, os.getcwd().encode()),
+                     overrides=overrides,
                      recorder=recorder, after=after)
     raise SystemExit(shell_status(status))
 
@@ -247,16 +248,17 @@ def check_writable(path: str, option: str) -> None:
         raise CommandLineError(f"{option} {path}: cannot write there")
 
 
-def _enforcer(policy_name: str | None, audit_path: str | None) -> Enforcer | None:
-    """--policy and --audit (an audit log with no policy audits the default one)."""
+def _enforcer(policy_name: str | None, audit_path: str | None, cwd: bytes) -> Enforcer | None:
+    """--policy and --audit (an audit log with no policy audits the default one); ``$CWD``
+    in the policy's paths is the program's cwd in the sandbox."""
     if policy_name is None and audit_path is None:
         return None
     from policies.audit import AuditLog
     from policies.engine import Enforcer
-    from policies.load import PolicyError, load_policy
+    from policies.load import PolicyError, load_policy, path_variables
 
     try:
-        policy = load_policy(policy_name or "default")
+        policy = load_policy(policy_name or "default", path_variables(os.fsdecode(cwd)))
     except PolicyError as e:
         raise CommandLineError(f"--policy: {e}") from None
     audit = None

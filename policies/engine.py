@@ -4,8 +4,11 @@ Where each kind of rule is checked, and why there:
 
 - **syscall rules** at syscall entry, before the handler and before a HOST call runs (the
   filter traps every HOST syscall a rule or the default does not simply allow: ``traps``).
-  One list index per call (``by_nr``); a syscall no rule names and whose default is allow
-  costs nothing more.
+  One dict lookup per call (``deciders``: generated code per syscall number); a syscall no
+  rule names and whose default is allow costs nothing more. Without --policy nothing of
+  this runs: the kernel keeps its plain entry and no hook is installed. The program
+  compatd is told to run is the user's choice: its own exec is not checked, every exec
+  it (or its children) makes is.
 - **path rules** where the one resolver reaches the object (``vfs.resolver.policy_hook``):
   the final dentry of every resolution, or the directory and name a call will create. The
   path matched is the dentry's own, so symlinks, ``..``, dirfds, ``/proc/self/root`` and
@@ -43,12 +46,14 @@ import re
 import signal
 import socket
 import stat as st
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from compatd.errors import KernelError
 from policies.model import (
+    ALL_ACCESS,
+    ALLOW,
     BIND,
     CONNECT,
     EXEC,
@@ -98,8 +103,6 @@ for _name in ("fchmod", "fchown", "fsetxattr", "fremovexattr"):
     OPMASK[NUMBERS[_name]] = WRITE  # the file is named by a descriptor: chmod by another way
 for _name in ("inotify_add_watch", "fanotify_mark", "open_by_handle_at"):
     OPMASK[NUMBERS[_name]] = READ
-# flags argument index of the open family (openat2's are in struct open_how).
-OPEN_FLAGS_ARG = {NUMBERS["open"]: 1, NUMBERS["openat"]: 2}
 NR_OPENAT2 = NUMBERS["openat2"]
 
 
@@ -111,6 +114,26 @@ def open_opmask(flags: int) -> int:
     if flags & (O_CREAT | O_TRUNC):
         acc |= WRITE
     return acc
+
+
+def access_opmask(mode: int) -> int:
+    """What access(path, mode) asks about: R_OK, W_OK, X_OK as read, write, exec (F_OK: only
+    that it exists), so its answer agrees with what the call itself would get (Linux's
+    faccessat says EROFS for W_OK on a read-only mount, EACCES for X_OK on a noexec one)."""
+    acc = (READ if mode & 4 else 0) | (WRITE if mode & 2 else 0) | (EXEC if mode & 1 else 0)
+    return acc or STAT
+
+
+# Calls whose arguments say what they ask: (argument index, its meaning). openat2's flags
+# are in memory: its handler reports those it read (``Enforcer.opening``), since a second
+# read here could see others (another thread may change them in between).
+ARG_OPMASK = {
+    NUMBERS["open"]: (1, open_opmask),
+    NUMBERS["openat"]: (2, open_opmask),
+    NUMBERS["access"]: (1, access_opmask),
+    NUMBERS["faccessat"]: (2, access_opmask),
+    NUMBERS["faccessat2"]: (2, access_opmask),
+}
 
 
 def glob_regex(pattern: str) -> str:
@@ -141,15 +164,22 @@ def glob_regex(pattern: str) -> str:
                 out.append(re.escape(c))
                 i += 1
             else:
-                body = pattern[i + 1:j].replace("\\", "\\\\")
-                if body.startswith("!"):
-                    body = "^" + body[1:]
-                out.append(f"[{body}]")
+                body = pattern[i + 1:j]
+                negate = body.startswith("!")
+                # A class's own characters stay literal in the regex ("[[]" is a "[").
+                body = re.sub(r"([\\\[&~|^])", r"\\\1", body[1:] if negate else body)
+                out.append(f"[{'^' if negate else ''}{body}]")
                 i = j + 1
         else:
             out.append(re.escape(c))
             i += 1
     return "".join(out)
+
+
+def byte_text(pattern: str) -> str:
+    """A pattern (Unicode from TOML) in the form paths are matched in: their bytes, one
+    character each (latin-1)."""
+    return pattern.encode("utf-8", "surrogateescape").decode("latin-1")
 
 
 def is_literal(pattern: str) -> bool:
@@ -303,6 +333,66 @@ def condition_holds(c: ArgCondition, kind: str, task: Task, args: tuple[int, ...
 
 COMPARE = {"ne": operator.ne, "lt": operator.lt, "le": operator.le, "gt": operator.gt,
            "ge": operator.ge}
+COMPARE_TEXT = {"ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
+
+Verdict = tuple[Action, "Rule | None"]
+Decider = Callable[["Task", tuple[int, ...]], Verdict]
+
+
+def register_expr(index: int, kind: str) -> str:
+    """The argument at ``index`` as the table's argument kind reads its register
+    (``_decode`` as a Python expression)."""
+    if kind in ("fd", "int", "pid", "signo", "whence"):
+        return f"(((args[{index}] & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000)"
+    if kind in ("uint", "uid", "gid", "mode", "flags", "cmd"):
+        return f"(args[{index}] & 0xFFFFFFFF)"
+    return f"args[{index}]"
+
+
+def condition_expr(c: ArgCondition, kind: str, consts: dict[str, object]) -> str:
+    """``condition_holds`` for one condition as a Python expression over ``task`` and
+    ``args``; sets of values and fd kinds go to ``consts``, the rest are int literals."""
+    v = register_expr(c.index, kind)
+    if c.op == "kind":
+        name = f"k{len(consts)}"
+        consts[name] = frozenset(c.kinds)
+        return f"(fd_kind(task, {v}) in {name})"
+    u = f"({v} & {MASK64})"
+    if c.op == "eq":
+        if len(c.values) == 1:
+            return f"({u} == {c.values[0] & MASK64})"
+        name = f"k{len(consts)}"
+        consts[name] = frozenset(x & MASK64 for x in c.values)
+        return f"({u} in {name})"
+    x = c.values[0] & MASK64
+    if c.op == "all":
+        return f"({u} & {x} == {x})"
+    if c.op == "any":
+        return f"({u} & {x} != 0)"
+    if c.op == "none":
+        return f"({u} & {x} == 0)"
+    if c.op == "masked":
+        return f"({u} & {x} == {c.values[1] & MASK64})"
+    return f"({u} {COMPARE_TEXT[c.op]} {x})"
+
+
+def compile_decider(conditional: tuple[tuple[Rule, tuple[tuple[ArgCondition, str], ...]], ...],
+                    final: Verdict) -> Decider:
+    """A syscall's verdict as one function: the first conditional rule whose conditions all
+    hold, else ``final``. It runs on every call of that syscall, so it is generated as
+    straight-line code (as dataclasses and namedtuple generate theirs): no loop and no
+    call per condition."""
+    if not conditional:
+        return lambda task, args: final
+    consts: dict[str, object] = {"fd_kind": fd_kind, "final": final}
+    lines = ["def decide(task, args):"]
+    for n, (rule, conds) in enumerate(conditional):
+        consts[f"v{n}"] = (rule.action, rule)
+        test = " and ".join(condition_expr(c, kind, consts) for c, kind in conds)
+        lines.append(f"    if {test}:\n        return v{n}")
+    lines.append("    return final")
+    exec("\n".join(lines), consts)  # noqa: S102 - only int literals and the names above
+    return consts["decide"]  # type: ignore[return-value]
 
 
 class Enforcer:
@@ -315,9 +405,9 @@ class Enforcer:
         self.policy = policy
         self.audit = audit
         self.kernel: Kernel | None = None
-        # The syscall being handled per thread: (nr, args, opmask), for the path and
+        # The syscall being handled per thread: (nr, args), for the path and
         # network hooks, which run deep inside handlers (and in retried parked calls).
-        self.calls: dict[int, tuple[int, tuple[int, ...], int]] = {}
+        self.calls: dict[int, tuple[int, tuple[int, ...]]] = {}
         # by_nr[nr]: None (allowed, nothing to log), or the conditional rules in order and
         # the action when none matches.
         self.by_nr: list[tuple[tuple[tuple[Rule, tuple[tuple[ArgCondition, str], ...]], ...],
@@ -338,6 +428,10 @@ class Enforcer:
                                                 for c in rule.args)))
             if conditional or final[0].kind != "allow":
                 self.by_nr[nr] = (tuple(conditional), *final)
+        # What a call consults: per number whose verdict is not a plain allow, one function.
+        self.deciders: dict[int, Decider] = {
+            nr: compile_decider(d[0], (d[1], d[2]))
+            for nr, d in enumerate(self.by_nr) if d is not None}
         self.file_rules = [r for r in policy.rules if r.kind == "file"]
         self.net_rules = [r for r in policy.rules if r.kind == "network"]
         # One regex per access bit: the alternatives are the rules that cover that access,
@@ -345,10 +439,24 @@ class Enforcer:
         # anchor is outside them all: each alternative must match the whole path.
         self.path_regex: dict[int, re.Pattern[str] | None] = {}
         for bit in ACCESS_BITS:
-            alts = [f"(?P<r{r.index}>{'|'.join(glob_regex(p) for p in r.paths)})"
+            alts = [f"(?P<r{r.index}>{'|'.join(glob_regex(byte_text(p)) for p in r.paths)})"
                     for r in self.file_rules if r.access & bit]
             self.path_regex[bit] = re.compile(f"(?:{'|'.join(alts)})\\Z") if alts else None
         self.rules_by_index = {r.index: r for r in policy.rules}
+        self.allowed_group = {f"r{r.index}": r.action.kind == "allow" for r in self.file_rules}
+        # checks[opmask]: the (access bit, regex) pairs a path is tried against, leaving out
+        # the bits no rule names when the default allows them (nothing to decide there).
+        default_allows = policy.default_file.kind == "allow"
+        self.checks = [tuple((bit, self.path_regex[bit]) for bit in ACCESS_BITS
+                             if opmask & bit and not (default_allows
+                                                      and self.path_regex[bit] is None))
+                       for opmask in range(ALL_ACCESS + 1)]
+        # The text of directories whose entries are checked, by dentry: a relative path's
+        # parent is the task's cwd (or a dirfd's) dentry, the same object each time.
+        # Dentries never change name or parent, so it cannot go stale; bounded.
+        self.dir_text: dict[Dentry, str] = {}
+        # openat2: (its arguments, what its flags ask), reported by its handler.
+        self.opened: dict[int, tuple[tuple[int, ...], int]] = {}
         # Every pattern as components, in rule order, for what a whole regex cannot answer.
         self.patterns = [(r, components(p)) for r in self.file_rules for p in r.paths]
         # identity() of a file a non-allow rule named at the start -> the path it had.
@@ -466,46 +574,95 @@ class Enforcer:
 
     # syscalls ---------------------------------------------------------------------------
     def begin(self, task: Task, nr: int, args: tuple[int, ...]) -> None:
-        """A call enters: remember what it asks of the paths it will resolve."""
-        flags_arg = OPEN_FLAGS_ARG.get(nr)
-        if flags_arg is not None:
-            opmask = open_opmask(args[flags_arg])
-        elif nr == NR_OPENAT2:
-            try:
-                opmask = open_opmask(int.from_bytes(task.mem.read(args[2], 8), "little"))
-            except KernelError:
-                opmask = READ
-        else:
-            opmask = OPMASK[nr] if 0 <= nr <= MAX_NR else STAT
-        self.calls[task.tid] = (nr, args, opmask)
+        """A call enters: the hooks (deep inside its handler, or in its parked retries)
+        judge by it."""
+        self.calls[task.tid] = (nr, args)
 
-    def decide(self, task: Task, nr: int, args: tuple[int, ...]) -> tuple[Action, Rule | None]:
-        """The verdict of the syscall rules for a call (``by_nr[nr]`` is not None)."""
-        conditional, action, rule = self.by_nr[nr]  # type: ignore[misc]
-        for r, conds in conditional:
-            if all(condition_holds(c, kind, task, args) for c, kind in conds):
-                return r.action, r
-        return action, rule
+    def decide(self, task: Task, nr: int, args: tuple[int, ...]) -> Verdict:
+        """The verdict of the syscall rules for a call."""
+        decider = self.deciders.get(nr)
+        return decider(task, args) if decider is not None else (ALLOW, None)
+
+    def opmask(self, task: Task, nr: int, args: tuple[int, ...]) -> int:
+        """What a call asks of the paths it resolves."""
+        how = ARG_OPMASK.get(nr)
+        if how is not None:
+            return how[1](args[how[0]])
+        if nr == NR_OPENAT2:
+            seen = self.opened.get(task.tid)
+            return seen[1] if seen is not None and seen[0] is args else READ | WRITE
+        return OPMASK[nr] if 0 <= nr <= MAX_NR else STAT
+
+    def opening(self, task: Task, flags: int) -> None:
+        """openat2's handler read these open flags: its path checks judge by them."""
+        call = self.calls.get(task.tid)
+        if call is not None:
+            self.opened[task.tid] = (call[1], open_opmask(flags))
 
     # files ----------------------------------------------------------------------------------
     def current(self) -> tuple[Task | None, int]:
-        """The task whose call is being handled, and what that call asks of files."""
+        """The task whose call is being handled, and what that call asks of files (0: no
+        call is being handled: the supervisor finding and loading the first program)."""
         kernel = self.kernel
         task = kernel.current if kernel is not None else None
         call = self.calls.get(task.tid) if task is not None else None
-        return task, call[2] if call is not None else EXEC  # no call yet: the first exec
+        if call is None:
+            return task, 0
+        return task, self.opmask(task, *call)  # type: ignore[arg-type]
 
     def check_dentry(self, d: Dentry, name: bytes | None) -> None:
-        """The resolver's hook: ``d`` was reached (or ``name`` will be made in ``d``)."""
-        if d.parent is None and name is None and not d.inode.is_dir():
-            # An object with no name in the tree, reached through /proc/self/fd/N: a
-            # stdio file the user handed to compatd, a pipe, a socket. Path rules name
-            # files by path and it has none (a descriptor received from outside was
-            # checked when it arrived); "/" is not its name.
-            return
+        """The resolver's hook: ``d`` was reached (or ``name`` will be made in ``d``).
+
+        Not checked: the first program and its interpreter (the user's choice, found before
+        any call), and an object with no name in the tree reached through
+        /proc/self/fd/N (a stdio file the user handed to compatd, a pipe, a socket: path
+        rules name files by path and it has none; a descriptor received from outside was
+        checked when it arrived)."""
         task, opmask = self.current()
-        key = identity(d.inode) if name is None and self.identities else None
-        self.check_path(child_path(d, name), opmask, task, key)
+        checks = self.checks[opmask]
+        if not checks:
+            return  # no rule about what this call asks, and the default allows it
+        parent = d.parent
+        if name is None or name in (b".", b".."):
+            if parent is None:
+                if not d.inode.is_dir():
+                    return
+                path = "/"
+            else:
+                path = self.text_of(parent) + "/" + d.name.decode("latin-1")
+        else:
+            path = self.text_of(d) + "/" + name.decode("latin-1")
+        alias = None
+        if name is None and self.identities:
+            alias = self.identities.get(identity(d.inode))
+            if alias == path:
+                alias = None
+        allowed = self.allowed_group
+        for bit, regex in checks:
+            if alias is None and regex is not None:
+                # The common case, inline: the path matches an allow rule.
+                m = regex.match(path)
+                if m is not None and allowed[m.lastgroup]:  # type: ignore[index]
+                    continue
+            self.check_name(path, bit, task)
+            if alias is not None:
+                self.check_name(alias, bit, task)  # the file a rule named at the start
+
+    def text_of(self, d: Dentry) -> str:
+        """``d.path()`` of a directory ("" for the root), cached by dentry."""
+        text = self.dir_text.get(d)
+        if text is None:
+            if len(self.dir_text) >= 4096:
+                self.dir_text.clear()
+            text = self.dir_text[d] = (d.path().decode("latin-1") if d.parent is not None
+                                       else "")
+        return text
+
+    def check_name(self, path: str, bit: int, task: Task | None) -> None:
+        """One access to one name: the first rule whose pattern matches, else the default."""
+        action, rule = self.verdict(path, bit)
+        if action.kind != "allow":
+            self.enforce(task, action, rule, path=path, access=bit)
 
     def verdict(self, path: str, bit: int) -> tuple[Action, Rule | None]:
         """What the file rules say of ``bit`` access to ``path``: the first matching rule's
@@ -521,17 +678,11 @@ class Enforcer:
                    key: tuple[int, ...] | None = None) -> None:
         """Apply the file rules to ``path`` for every access in ``opmask``: the first
         denying (or killing) verdict wins; audits are logged and go on."""
-        names = [path]
         alias = self.identities.get(key) if key is not None else None
-        if alias is not None and alias != path:
-            names.append(alias)  # the same file as one a rule named at the start
-        for bit in ACCESS_BITS:
-            if not opmask & bit:
-                continue
-            for p in names:
-                action, rule = self.verdict(p, bit)
-                if action.kind != "allow":
-                    self.enforce(task, action, rule, path=p, access=bit)
+        for bit, _ in self.checks[opmask]:
+            self.check_name(path, bit, task)
+            if alias is not None and alias != path:
+                self.check_name(alias, bit, task)  # the file a rule named at the start
 
     def check_new_name(self, old: Dentry, old_name: bytes | None, new: Dentry, new_name: bytes,
                        is_dir: bool) -> None:
@@ -673,7 +824,7 @@ class Enforcer:
         if self.audit is None:
             return
         call = self.calls.get(task.tid) if task is not None else None
-        nr, args = (call[0], call[1]) if call is not None else (-1, ())
+        nr, args = call if call is not None else (-1, ())
         self.audit.record(task, NAMES.get(nr, "-"), nr, args, action,
                           f"limit {limit} ({self.policy.source})",
                           {"limit": limit, "max": value, **what})
@@ -682,7 +833,7 @@ class Enforcer:
         if self.audit is None:
             return
         call = self.calls.get(task.tid) if task is not None else None
-        nr, args = (call[0], call[1]) if call is not None else (NUMBERS["execve"], ())
+        nr, args = call if call is not None else (-1, ())
         self.audit.record(task, NAMES.get(nr, str(nr)), nr, args, action,
                           self.rule_label(rule), what)
 

@@ -32,12 +32,20 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from policies import toml_out
-from policies.engine import Enforcer, address_text, glob_regex, host_ip, is_literal
+from policies.engine import (
+    Enforcer,
+    address_text,
+    child_path,
+    glob_regex,
+    host_ip,
+    is_literal,
+)
 from policies.model import ACCESS_NAMES, BIND, EXEC, READ, STAT, WRITE, Policy
 from syscalls.numbers import MAX_NR, NAMES
 
 if TYPE_CHECKING:
     from compatd.kernel.task import Task
+    from vfs.base import Dentry
 
 SYSTEM_ROOTS = ("/usr", "/lib", "/lib32", "/lib64", "/libx32", "/bin", "/sbin", "/opt")
 BIN_DIRS = ("/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin", "/bin", "/sbin")
@@ -76,6 +84,14 @@ class Learner(Enforcer):
         self.used.add(nr)
         super().begin(task, nr, args)
 
+    def check_dentry(self, d: Dentry, name: bytes | None) -> None:
+        """Every resolution is seen (the enforcer's fast paths skip what no rule decides):
+        with no call being handled, it is the first program or its interpreter, an exec."""
+        if d.parent is None and name is None and not d.inode.is_dir():
+            return  # no name in the tree (Enforcer.check_dentry)
+        task, opmask = self.current()
+        self.check_path(child_path(d, name), opmask or EXEC, task)
+
     def check_path(self, path: str, opmask: int, task: Task | None,
                    key: tuple[int, int] | None = None) -> None:
         paths = self.seen.paths
@@ -103,8 +119,14 @@ def normalise(path: str) -> str:
 
 
 def escape(path: str) -> str:
-    """A literal path as a glob: ``*``, ``?`` and ``[`` match only themselves."""
-    return re.sub(r"([*?\[])", r"[\1]", path)
+    """A literal path (its bytes as latin-1 text, as the hooks see it) as a glob in the
+    policy's UTF-8 text: ``*``, ``?`` and ``[`` match only themselves, and a byte that is
+    no UTF-8 (which a TOML file cannot hold) becomes ``?``, any one byte."""
+    raw = re.sub(r"([*?\[])", r"[\1]", path).encode("latin-1")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", "surrogateescape").encode("utf-8", "replace").decode()
 
 
 def under(path: str, dirs: tuple[str, ...]) -> str | None:

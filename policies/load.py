@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import errno as errno_mod
 import ipaddress
+import os
+import pwd
 import re
 import tomllib
 from pathlib import Path
@@ -29,7 +31,7 @@ from policies.model import (
     Policy,
     Rule,
 )
-from syscalls.flags import FLAGSETS
+from syscalls.flags import ENUM_FIELDS, FLAGSETS
 from syscalls.numbers import NUMBERS
 from syscalls.table import REGISTRY, load_all
 
@@ -45,11 +47,14 @@ LIMIT_KEYS = {"processes": "count", "threads": "count", "open_files": "count",
               "bytes_written": "size", "file_size": "size", "cpu_seconds": "count",
               "wall_seconds": "seconds", "memory": "size"}
 FD_KINDS = ("file", "dir", "pipe", "socket", "chr", "blk", "link", "anon")
-# Names of values that are not bits of their flag set, so FLAGSETS cannot render them but a
-# rule may test them (args.flags = {mask = "O_ACCMODE", value = "O_WRONLY"}).
-VALUE_NAMES = {"open": {"O_RDONLY": 0, "O_WRONLY": 1, "O_RDWR": 2, "O_ACCMODE": 3}}
+# Names of masks a rule may test with (args.flags = {mask = "O_ACCMODE", value = "O_WRONLY"});
+# the values of enum fields (O_WRONLY) come from syscalls.flags.ENUM_FIELDS.
+VALUE_NAMES = {"open": {"O_ACCMODE": 3}}
 ARG_OPS = ("all", "any", "none", "mask", "value", "in", "kind", *COMPARISONS)
 SIZE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+# What a path pattern may start with instead of "/": a policy file is written once and used
+# from any directory by any user (docs/policy.md, "Path variables").
+PATH_VARIABLES = ("$CWD", "$HOME")
 
 
 class PolicyError(Exception):
@@ -60,8 +65,26 @@ def bundled_names() -> list[str]:
     return sorted(p.stem for p in BUNDLED_DIR.glob("*.toml"))
 
 
-def load_policy(name_or_path: str) -> Policy:
-    """A bundled policy by name (``strict``) or a policy file by path."""
+def path_variables(cwd: str | None = None) -> dict[str, str]:
+    """``$CWD`` (the program's working directory in the sandbox; default: ours) and
+    ``$HOME`` (``$HOME``, else the password entry's home)."""
+    home = os.environ.get("HOME") or ""
+    if not home.startswith("/"):
+        try:
+            home = pwd.getpwuid(os.getuid()).pw_dir
+        except KeyError:
+            home = "/"
+    return {"$CWD": os.path.normpath(cwd or os.getcwd()), "$HOME": os.path.normpath(home)}
+
+
+def glob_escape(text: str) -> str:
+    """``text`` as a pattern that matches only itself (a directory name with ``*`` in it)."""
+    return re.sub(r"([*?\[])", r"[\1]", text)
+
+
+def load_policy(name_or_path: str, variables: dict[str, str] | None = None) -> Policy:
+    """A bundled policy by name (``strict``) or a policy file by path. ``variables`` are the
+    values of ``$CWD`` and ``$HOME`` in path patterns (default: ``path_variables()``)."""
     path = Path(name_or_path)
     if not path.exists() and "/" not in name_or_path and not name_or_path.endswith(".toml"):
         bundled = BUNDLED_DIR / f"{name_or_path}.toml"
@@ -75,10 +98,10 @@ def load_policy(name_or_path: str) -> Policy:
         raise PolicyError(f"{name_or_path}: {e.strerror}") from None
     except UnicodeDecodeError:
         raise PolicyError(f"{name_or_path}: not UTF-8 text") from None
-    return parse_policy(text, str(path))
+    return parse_policy(text, str(path), variables)
 
 
-def parse_policy(text: str, source: str) -> Policy:
+def parse_policy(text: str, source: str, variables: dict[str, str] | None = None) -> Policy:
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
@@ -86,15 +109,16 @@ def parse_policy(text: str, source: str) -> Policy:
         msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(e))
         line = m.group(1) if m else "1"
         raise PolicyError(f"{source}:{line}: TOML syntax: {msg}") from None
-    return _Reader(text, source).policy(doc)
+    return _Reader(text, source, variables or path_variables()).policy(doc)
 
 
 class _Reader:
     """Builds a Policy from the parsed document; knows where tables and keys are."""
 
-    def __init__(self, text: str, source: str) -> None:
+    def __init__(self, text: str, source: str, variables: dict[str, str]) -> None:
         self.lines = text.splitlines()
         self.source = source
+        self.variables = variables
         # [[rule]] headers in order, and the line of each [table] header.
         self.rule_lines: list[int] = []
         self.table_lines: dict[str, int] = {}
@@ -349,6 +373,8 @@ class _Reader:
                 return v
             if isinstance(v, str):
                 names = {n: b for b, n in FLAGSETS.get(flagset or "", {}).items()}
+                # and the names of an enum field of the set (O_RDWR, SOCK_STREAM, SIGCHLD)
+                names.update((n, b) for b, n in ENUM_FIELDS.get(flagset or "", (0, {}))[1].items())
                 names.update(VALUE_NAMES.get(flagset or "", {}))
                 bits = 0
                 for part in v.split("|"):
@@ -403,12 +429,28 @@ class _Reader:
     def patterns(self, value: Any, where: str, key: str, line: int) -> list[str]:
         out = []
         for p in self.strings(value, where, key, line):
-            if not p.startswith("/"):
-                raise self.error(line, f"{where}: {key} {p!r} must be absolute (start with /)")
             if "***" in p or re.search(r"[^/]\*\*|\*\*[^/]", p):
                 raise self.error(line, f"{where}: {key} {p!r}: ** must be a whole component")
-            out.append(p)
+            out.append(self.expand(p, where, key, line))
         return out
+
+    def expand(self, pattern: str, where: str, key: str, line: int) -> str:
+        """``$CWD/src/**`` -> ``/home/me/proj/src/**``: the variable's value matches itself
+        only (its glob characters are escaped); ``$CWD`` of ``/`` adds no second slash."""
+        if pattern.startswith("/"):
+            return pattern
+        m = re.match(r"\$[A-Za-z_]+", pattern)
+        if m is None:
+            raise self.error(line, f"{where}: {key} {pattern!r} must be absolute (start with "
+                             f"/ or {' or '.join(PATH_VARIABLES)})")
+        if m.group() not in self.variables:
+            raise self.error(line, f"{where}: {key} {pattern!r}: unknown variable "
+                             f"{m.group()!r} (known: {', '.join(PATH_VARIABLES)})")
+        rest = pattern[m.end():]
+        if rest and not rest.startswith("/"):
+            raise self.error(line, f"{where}: {key} {pattern!r}: a / must follow {m.group()}")
+        value = self.variables[m.group()].rstrip("/")
+        return glob_escape(value) + rest if value or rest else "/"
 
     def access(self, value: Any, where: str, line: int) -> int:
         bits = 0

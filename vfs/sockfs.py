@@ -1700,18 +1700,33 @@ def _is_any(host: str) -> bool:
     return ip.is_unspecified
 
 
+def _loopback_of(family: int) -> str:
+    return "127.0.0.1" if family == AF_INET else "::1"
+
+
+def policy_check(family: int, host: str, port: int, bind: bool) -> None:
+    """The policy's network rules on the address a socket really gets: under --net
+    loopback or none a wildcard bind is a loopback bind (the sandbox's own network has no
+    other interface), so a policy that forbids listening on every host interface does not
+    forbid it there."""
+    if NET.policy_hook is None:
+        return
+    if bind and NET.mode != "host" and _is_any(host):
+        host = _loopback_of(family)
+    NET.policy_hook(2 if bind else 1, family, host, port)
+
+
 def check_net(family: int, hostaddr: Any, bind: bool) -> Any:
     """--net loopback: a host socket may bind and talk only to 127.0.0.0/8 and ::1
     (ENETUNREACH / EADDRNOTAVAIL otherwise); a wildcard bind becomes a loopback bind."""
     if family not in (AF_INET, AF_INET6):
         return hostaddr
-    if NET.policy_hook is not None:
-        NET.policy_hook(2 if bind else 1, family, hostaddr[0], hostaddr[1])
+    policy_check(family, hostaddr[0], hostaddr[1], bind)
     if NET.mode == "host":
         return hostaddr
     host = hostaddr[0]
     if bind and _is_any(host):
-        return ("127.0.0.1" if family == AF_INET else "::1", *hostaddr[1:])
+        return (_loopback_of(family), *hostaddr[1:])
     if _is_loopback(host):
         return hostaddr
     if bind:
@@ -1738,8 +1753,7 @@ class LoopProto(UnixProto):
 
     def parse_inet(self, addr: bytes, bind: bool) -> tuple[bytes, int]:
         host = sockaddr_to_host(self.family, addr, bind)
-        if NET.policy_hook is not None:
-            NET.policy_hook(2 if bind else 1, self.family, host[0], host[1])
+        policy_check(self.family, host[0], host[1], bind)
         ip = pysocket.inet_pton(self.family, host[0].split("%", 1)[0])
         if not (_is_any(host[0]) or _is_loopback(host[0])):
             raise KernelError(errno.EADDRNOTAVAIL if bind else errno.ENETUNREACH,
@@ -1792,8 +1806,7 @@ class LoopProto(UnixProto):
         return self.opts.get((SOL_SOCKET, name), INT.pack(0)) != INT.pack(0)
 
     def autobind(self) -> None:
-        self._bind(pysocket.inet_pton(self.family, "127.0.0.1" if self.family == AF_INET
-                                      else "::1"), 0)
+        self._bind(pysocket.inet_pton(self.family, _loopback_of(self.family)), 0)
 
     def unbind(self) -> None:
         if self.port:
@@ -1806,8 +1819,7 @@ class LoopProto(UnixProto):
     def find(self, task: Any, addr: bytes) -> UnixProto:  # type: ignore[override]
         ip, port = self.parse_inet(addr, False)
         if not any(ip):
-            ip = pysocket.inet_pton(self.family, "127.0.0.1" if self.family == AF_INET
-                                    else "::1")
+            ip = pysocket.inet_pton(self.family, _loopback_of(self.family))
         best = None
         for other in self.ns.ports.get(self._key(port), []):
             if other.dead:
@@ -1873,8 +1885,7 @@ class LoopProto(UnixProto):
         embryo.port = target.port
         embryo.ip = self.parse_inet(addr, False)[0] if not any(target.ip) else target.ip
         if not any(embryo.ip):
-            embryo.ip = pysocket.inet_pton(self.family, "127.0.0.1" if self.family == AF_INET
-                                           else "::1")
+            embryo.ip = pysocket.inet_pton(self.family, _loopback_of(self.family))
         embryo.name = embryo.fmt(embryo.ip, embryo.port)
         embryo.peer_addr = self.name
         self.peer_addr = embryo.name

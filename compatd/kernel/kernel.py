@@ -363,8 +363,9 @@ class Kernel:
         if not 0 <= nr <= MAX_NR:
             self.on_syscall_unpoliced(ev)
             return
-        if enforcer.by_nr[nr] is not None:
-            action, rule = enforcer.decide(task, nr, ev.args)
+        decide = enforcer.deciders.get(nr)
+        if decide is not None:
+            action, rule = decide(task, ev.args)
             kind = action.kind
             if kind != "allow":
                 enforcer.log(task, action, rule)

@@ -148,6 +148,9 @@ def check_open_how(flags: int, mode: int, resolve: int) -> None:
 def sys_openat2(t: Task, dirfd: int, path: int, how: int, size: int) -> int:
     flags, mode, resolve = read_open_how(t, how, size)
     check_open_how(flags, mode, resolve)
+    enforcer = t.kernel.enforcer
+    if enforcer is not None:
+        enforcer.opening(t, flags)  # the policy judges the flags read here, once
     # RESOLVE_CACHED: every lookup here is as good as cached, so nothing is EAGAIN.
     return do_open(t, dirfd, path, flags, mode, resolve & ~RESOLVE_CACHED)
 

@@ -164,3 +164,14 @@ def test_a_signal_interrupts_a_waiting_shell(apps_runner: Runner) -> None:
     pair = apps_runner.compare("bash-wait-signal", ["/bin/bash", "-c", script])
     assert pair.native.stdout == b"got USR1\nwait returned 138\n"
     pair.assert_same()
+
+
+def test_a_writer_that_fills_a_pipe_wakes_its_parked_reader(apps_runner: Runner) -> None:
+    """The reader waits on the empty pipe; one write larger than the pipe fills it and
+    waits for room: the reader must be told of the 64 KiB that went in."""
+    pair = apps_runner.compare(
+        "pipe-fill-wakes-reader", ["/bin/sh", "-c", "(echo begin; cat big) | wc -c"],
+        setup=lambda d: (d / "big").write_bytes(b"x" * 100_000),
+    )
+    assert pair.native.stdout == b"100006\n"
+    pair.assert_same()
