@@ -617,7 +617,7 @@ class Enforcer:
         any call), and an object with no name in the tree reached through
         /proc/self/fd/N (a stdio file the user handed to compatd, a pipe, a socket: path
         rules name files by path and it has none; a descriptor received from outside was
-        checked when it arrived)."""
+        checked when it arrived), unless it is to be run: then by its /proc name."""
         task, opmask = self.current()
         checks = self.checks[opmask]
         if not checks:
@@ -625,9 +625,12 @@ class Enforcer:
         parent = d.parent
         if name is None or name in (b".", b".."):
             if parent is None:
-                if not d.inode.is_dir():
+                if d.inode.is_dir():
+                    path = "/"
+                elif opmask & EXEC:
+                    path = d.name.decode("latin-1")  # running it: its /proc name
+                else:
                     return
-                path = "/"
             else:
                 path = self.text_of(parent) + "/" + d.name.decode("latin-1")
         else:
