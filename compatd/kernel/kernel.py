@@ -313,6 +313,11 @@ class Kernel:
             self.parked[tid] = e.retry or (lambda: invoke(task, args))
             if self.trace is not None:
                 print(" <parked>", file=self.trace, flush=True)
+            if e.retry is not None and len(self.parked) > 1:
+                # A call that goes on later may have done part of its work first (a pipe
+                # write larger than the room left fills it): a parked reader must hear of
+                # it now, or both wait for each other.
+                self.retry_parked()
             return
         except Exception as e:
             ret = self.handler_crashed(entry.name, ev, e)
