@@ -355,6 +355,9 @@ class SocketFile(OpenFile):
         """The host socket behind this one, if any (for the loop to watch)."""
         return self.proto.host_fd()
 
+    def host_poll(self) -> tuple[int, int] | None:
+        return self.proto.host_poll()
+
     def arm(self, events: int) -> None:
         """Make the loop wake when this socket may have ``events`` (host sockets arm a watch
         on their host fd; model sockets change only through syscalls, which already retry
@@ -513,6 +516,10 @@ class Proto:
         raise KernelError(errno.ENOTTY, f"ioctl {request:#x} on a socket")
 
     def host_fd(self) -> int | None:
+        return None
+
+    def host_poll(self) -> tuple[int, int] | None:
+        """See ``OpenFile.host_poll``."""
         return None
 
     def arm(self, events: int) -> None:
@@ -1304,6 +1311,10 @@ def host_errno(e: OSError) -> KernelError:
     return KernelError(e.errno or errno.EIO, e.strerror or "host socket")
 
 
+# What a host socket's readiness is asked for (POLLERR, POLLHUP and POLLNVAL come anyway).
+HOST_POLL_EVENTS = select.POLLIN | select.POLLOUT | select.POLLPRI | select.POLLRDHUP
+
+
 class HostProto(Proto):
     """A socket answered by a host socket the supervisor owns (non-blocking)."""
 
@@ -1317,12 +1328,16 @@ class HostProto(Proto):
         self.opts = {}
         self.is_listening = False
         self._poller = select.poll()
-        self._poller.register(self.fd, select.POLLIN | select.POLLOUT | select.POLLPRI
-                              | select.POLLRDHUP)
+        self._poller.register(self.fd, HOST_POLL_EVENTS)
         self.connecting = False
 
     def host_fd(self) -> int | None:
         return self.fd
+
+    def host_poll(self) -> tuple[int, int] | None:
+        # A host proto stays for the description's life (sockets are created host or
+        # model, and a model AF_UNIX one turns host for good when it connects out).
+        return self.fd, HOST_POLL_EVENTS
 
     def arm(self, events: int) -> None:
         kernel = self.sf.kernel
