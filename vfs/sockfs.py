@@ -322,11 +322,25 @@ class SocketFile(OpenFile):
         self.proto: Proto = NullProto()
 
     # data through read/write/readv/writev ---------------------------------------------------
+    # read and write are what a server does per request: no closures, no Received object;
+    # what they do is blocking()'s with the proto's read/write (recv/send with no flags).
     def read(self, size: int) -> bytes:
-        return blocking(self, False, lambda: self.proto.recv(size, 0, self.nonblock)).data
+        try:
+            data = self.proto.read(size, bool(self.flags & O_NONBLOCK))
+        except WouldBlock as e:
+            return _wait(self, _key(self, False), e, False).data  # type: ignore[no-any-return]
+        if self.deadlines:
+            self.deadlines.pop(_key(self, False), None)
+        return data
 
     def write(self, data: bytes) -> int:
-        return self.send(data, 0, None, None)
+        try:
+            n = self.proto.write(data, bool(self.flags & O_NONBLOCK))
+        except WouldBlock as e:
+            return _wait(self, _key(self, True), e, True)  # type: ignore[no-any-return]
+        if self.deadlines:
+            self.deadlines.pop(_key(self, True), None)
+        return n
 
     def send(self, data: bytes, flags: int, addr: bytes | None, anc: Ancillary | None) -> int:
         """One send, blocking as the description and ``flags`` say; EPIPE raises BrokenPipe
@@ -405,16 +419,19 @@ def blocking(sf: SocketFile, sending: bool, attempt: Callable[[], Any],
 
     A WouldBlock with its own ``retry`` (a send that made progress: ``Progress``) keeps
     it; the retry returns the syscall's result, so it is wrapped with the same deadline."""
-    kernel = sf.kernel
-    current = getattr(kernel, "current", None)
-    key = (current.tid if current is not None else 0, sending)
     try:
         result = attempt()
     except WouldBlock as e:
-        return _wait(sf, key, e, partial_ok)
+        return _wait(sf, _key(sf, sending), e, partial_ok)
     if sf.deadlines:
-        sf.deadlines.pop(key, None)
+        sf.deadlines.pop(_key(sf, sending), None)
     return result
+
+
+def _key(sf: SocketFile, sending: bool) -> tuple[int, bool]:
+    """Whose deadline on ``sf``: the calling task's, for sending or receiving."""
+    current = getattr(sf.kernel, "current", None)
+    return (current.tid if current is not None else 0, sending)
 
 
 def _wait(sf: SocketFile, key: tuple[int, bool], e: WouldBlock, partial_ok: bool) -> Any:
@@ -490,6 +507,14 @@ class Proto:
     def recv(self, size: int, flags: int, nonblock: bool, want_addr: bool = False,
              controllen: int = 0) -> Received:
         raise KernelError(errno.EOPNOTSUPP, "recv")
+
+    def read(self, size: int, nonblock: bool) -> bytes:
+        """read(2): a recv with no flags, its data only."""
+        return self.recv(size, 0, nonblock).data
+
+    def write(self, data: bytes, nonblock: bool) -> int:
+        """write(2): a send with no flags and no address."""
+        return self.send(data, 0, None, None, nonblock)
 
     def getsockname(self) -> bytes:
         return struct.pack("<H", self.sf.family)
@@ -1330,6 +1355,7 @@ class HostProto(Proto):
         self._poller = select.poll()
         self._poller.register(self.fd, HOST_POLL_EVENTS)
         self.connecting = False
+        self.stream = sf.type == SOCK_STREAM
 
     def host_fd(self) -> int | None:
         return self.fd
@@ -1483,6 +1509,33 @@ class HostProto(Proto):
             raise self.wait(POLLOUT, "send") from None
         except BrokenPipeError:
             raise BrokenPipe("host connection closed") from None
+        except OSError as e:
+            raise host_errno(e) from None
+
+    def write(self, data: bytes, nonblock: bool) -> int:
+        """``send`` without flags, address or ancillary data: one send(2)."""
+        try:
+            return self.sock.send(data, MSG_DONTWAIT | MSG_NOSIGNAL)
+        except BlockingIOError:
+            if nonblock:
+                raise KernelError(errno.EAGAIN, "host socket buffer full") from None
+            raise self.wait(POLLOUT, "send") from None
+        except BrokenPipeError:
+            raise BrokenPipe("host connection closed") from None
+        except OSError as e:
+            raise host_errno(e) from None
+
+    def read(self, size: int, nonblock: bool) -> bytes:
+        """``recv`` without flags or control data: one recv(2) for a stream (what
+        recvmsg without a control buffer gets, as bytes)."""
+        if not self.stream or not size:
+            return self.recv(size, 0, nonblock).data
+        try:
+            return self.sock.recv(size if size < (1 << 20) else (1 << 20), MSG_DONTWAIT)
+        except BlockingIOError:
+            if nonblock:
+                raise KernelError(errno.EAGAIN, "nothing to receive") from None
+            raise self.wait(POLLIN, "recv") from None
         except OSError as e:
             raise host_errno(e) from None
 
