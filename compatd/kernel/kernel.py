@@ -175,16 +175,19 @@ class Kernel:
         """Run until every task has exited; return the first process's wait status."""
         wait = self.platform.wait
         on_syscall = self.on_syscall
+        timers = self.timers
+        tasks = self.tasks
+        monotonic = time.monotonic
         try:
-            while self.tasks:
+            while tasks:
                 try:
                     self.waiting = True
-                    ev = wait(self.timers[0][0] - time.monotonic() if self.timers else None)
+                    ev = wait(timers[0][0] - monotonic() if timers else None)
                 except TerminalSignal:
                     ev = None
                 finally:
                     self.waiting = False
-                if self.timers and self.timers[0][0] <= time.monotonic():
+                if timers and timers[0][0] <= monotonic():
                     self.run_timers()
                 if ev is None and self.host_watches:
                     self.host_fds_ready()
@@ -360,12 +363,12 @@ class Kernel:
         """Complete a trapped call with ``ret`` (or the sentinels' meaning)."""
         if self.trace is not None:
             print(f" = {describe_result(ret)}", file=self.trace, flush=True)
-        if ret == RUN_ON_HOST:
-            self.platform.passthrough(tid)
-        elif ret == RESUMED:
-            self.platform.resume(tid)
-        else:
+        if ret < RUN_ON_HOST:
             self.platform.complete(tid, ret)
+        elif ret == RUN_ON_HOST:
+            self.platform.passthrough(tid)
+        else:
+            self.platform.resume(tid)  # RESUMED
 
     def retry_parked(self) -> None:
         """Try every parked call again (something changed: a syscall completed, a task

@@ -49,7 +49,7 @@ _syscall.restype = ctypes.c_long
 
 class NotifyLane:
     __slots__ = ("fd", "ids", "sigchld", "queued", "watched", "ready", "_wake_r", "_poll",
-                 "_req", "_resp", "_zero")
+                 "_req", "_resp", "_zero", "_only_listener")
 
     def __init__(self) -> None:
         self.fd = -1
@@ -70,6 +70,7 @@ class NotifyLane:
         signal.set_wakeup_fd(w, warn_on_full_buffer=False)
         self._poll = select.poll()
         self._poll.register(r, select.POLLIN)
+        self._only_listener: list[tuple[int, int]] = []  # what poll gives for one call
 
     def take_listener(self, pid: int, fd: int) -> None:
         """Copy the listener the stopped child created (its fd ``fd``) into the supervisor."""
@@ -86,6 +87,7 @@ class NotifyLane:
         os.set_inheritable(got, False)
         self.fd = got
         self._poll.register(got, select.POLLIN)
+        self._only_listener = [(got, select.POLLIN)]
 
     def next_event(self, timeout: float | None = None) -> Event | None:
         """Sleep until a notification, SIGCHLD or ``timeout`` seconds; the call a
@@ -93,23 +95,33 @@ class NotifyLane:
         if self.queued:
             return self.queued.pop(0)
         ready = self._poll.poll(None if timeout is None else max(0, int(timeout * 1000 + 0.999)))
-        if not ready:
-            return None
-        listener = False
-        for fd, _ in ready:
-            if fd == self._wake_r:
-                try:
-                    os.read(self._wake_r, 4096)
-                except BlockingIOError:
-                    pass
-                self.sigchld = True
-            elif fd == self.fd:
-                listener = True
-            else:
-                self.ready.append(fd)
-        if self.sigchld or not listener:
-            return None
-        return self._receive()
+        if ready != self._only_listener:  # else the common case: a call, nothing else
+            if not ready:
+                return None
+            listener = False
+            for fd, _ in ready:
+                if fd == self._wake_r:
+                    try:
+                        os.read(self._wake_r, 4096)
+                    except BlockingIOError:
+                        pass
+                    self.sigchld = True
+                elif fd == self.fd:
+                    listener = True
+                else:
+                    self.ready.append(fd)
+            if self.sigchld or not listener:
+                return None
+        # _receive, inline: this is every notified call
+        req = self._req
+        req[:] = self._zero  # RECV wants a zeroed buffer
+        try:
+            _ioctl(self.fd, SECCOMP_IOCTL_NOTIF_RECV, req, True)
+        except OSError:
+            return None  # withdrawn (ENOENT: the thread got a signal) or interrupted
+        nid, tid, _, nr = NOTIF_HEAD.unpack_from(req)
+        self.ids[tid] = nid
+        return Event(SYSCALL, tid, nr, NOTIF_ARGS.unpack_from(req, 32))
 
     def _receive(self) -> Event | None:
         req = self._req

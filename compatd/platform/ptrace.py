@@ -195,6 +195,7 @@ class PtracePlatform:
         self.tids: set[int] = set()
         # Stops and notifications are waited for together (also with no listener).
         self.lane = NotifyLane()
+        self.lane_ids = self.lane.ids  # tids waiting on the lane (it keeps this dict)
         # Orphaned sandboxed processes come to the supervisor, which reaps their zombies.
         _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
         self.listener_closed = False
@@ -394,9 +395,8 @@ class PtracePlatform:
 
     # resuming ---------------------------------------------------------------------------
     def complete(self, tid: int, result: int) -> None:
-        lane = self.lane
-        if tid in lane.ids:
-            lane.answer(tid, result)
+        if tid in self.lane_ids:
+            self.lane.answer(tid, result)
             return
         regs = self.regs[tid]
         if tid in self.at_exit_stop:
