@@ -95,7 +95,7 @@ class NotifyLane:
         if self.queued:
             return self.queued.pop(0)
         ready = self._poll.poll(None if timeout is None else max(0, int(timeout * 1000 + 0.999)))
-        if ready != self._only_listener:  # else the common case: a call, nothing else
+        if ready != self._only_listener or self.sigchld:  # else the common case: a call
             if not ready:
                 return None
             listener = False
