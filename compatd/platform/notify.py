@@ -170,7 +170,11 @@ class NotifyLane:
         return True
 
     def answer(self, tid: int, result: int, run_on_host: bool = False) -> None:
-        nid = self.ids.pop(tid)
+        self.send(self.ids.pop(tid), result, run_on_host)
+
+    def send(self, nid: int, result: int, run_on_host: bool = False) -> None:
+        """Answer notification ``nid`` (``answer`` for a task; the platform's ``complete``
+        pops the id itself, one call less on every notified syscall)."""
         resp = self._resp
         if run_on_host:
             NOTIF_RESP.pack_into(resp, 0, nid, 0, 0, SECCOMP_USER_NOTIF_FLAG_CONTINUE)

@@ -395,8 +395,9 @@ class PtracePlatform:
 
     # resuming ---------------------------------------------------------------------------
     def complete(self, tid: int, result: int) -> None:
-        if tid in self.lane_ids:
-            self.lane.answer(tid, result)
+        nid = self.lane_ids.pop(tid, None)
+        if nid is not None:
+            self.lane.send(nid, result)
             return
         regs = self.regs[tid]
         if tid in self.at_exit_stop:
