@@ -19,6 +19,7 @@ from collections.abc import Callable
 from signal import SIGPIPE
 from typing import TYPE_CHECKING, TextIO
 
+import vfs.base as vfs_base
 from compatd import loader
 from compatd.errors import BrokenPipe, KernelError, Unsupported, WouldBlock
 from compatd.kernel.fdtable import FDTable
@@ -29,7 +30,6 @@ from compatd.platform.events import CLONED, EXECED, EXITED, SIGNAL, STOPPED, SYS
 from compatd.platform.stub import STUB_TRAP_NR
 from syscalls.numbers import NUMBERS
 from syscalls.table import BY_NR, MAX_NR, Level, load_all
-from vfs.base import tick
 
 if TYPE_CHECKING:
     from compatd.loader import ExecPlan
@@ -281,7 +281,8 @@ class Kernel:
             else:
                 platform.complete(tid, ENOSYS)
             return
-        tick()  # a new syscall: what filesystems cached for the previous one is stale
+        # tick(), inline: a new syscall, what filesystems cached for the previous one is stale
+        vfs_base.generation += 1
         try:
             ret = invoke(task, ev.args)
         except KernelError as e:
