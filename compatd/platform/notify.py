@@ -21,6 +21,7 @@ import os
 import select
 import signal
 import struct
+from collections.abc import Callable
 
 from compatd.platform.events import SYSCALL, Event
 
@@ -48,10 +49,19 @@ _syscall.restype = ctypes.c_long
 
 
 class NotifyLane:
-    __slots__ = ("fd", "ids", "sigchld", "queued", "watched", "ready", "_wake_r", "_poll",
-                 "_req", "_resp", "_zero", "_only_listener")
+    """The listener and the supervisor's wait. The platform's ``wait`` and ``complete`` are
+    this lane's ``next_event`` and ``complete`` (one call each per notified syscall, the
+    hot path); ptrace stops come through the platform's ``drain`` and ``complete_stop``."""
 
-    def __init__(self) -> None:
+    __slots__ = ("fd", "ids", "sigchld", "queued", "watched", "ready", "_wake_r", "_poll",
+                 "_req", "_resp", "_zero", "_only_listener", "drain", "complete_stop")
+
+    def __init__(self, drain: Callable[[], Event | None],
+                 complete_stop: Callable[[int, int], None]) -> None:
+        # The next ptrace stop while SIGCHLD says there may be some (None once there is
+        # none left: it clears ``sigchld``), and how a call at a ptrace stop is completed.
+        self.drain = drain
+        self.complete_stop = complete_stop
         self.fd = -1
         self.ids: dict[int, int] = {}  # tid -> id of the notification it waits on
         self.sigchld = True  # ptrace stops may be pending: look before sleeping
@@ -90,12 +100,21 @@ class NotifyLane:
         self._only_listener = [(got, select.POLLIN)]
 
     def next_event(self, timeout: float | None = None) -> Event | None:
-        """Sleep until a notification, SIGCHLD or ``timeout`` seconds; the call a
-        notification carries, or None (SIGCHLD, the timeout, a withdrawn notification)."""
-        if self.queued:
-            return self.queued.pop(0)
-        ready = self._poll.poll(None if timeout is None else max(0, int(timeout * 1000 + 0.999)))
-        if ready != self._only_listener or self.sigchld:  # else the common case: a call
+        """The next event: ptrace stops first, while SIGCHLD said there may be some; else
+        sleep until a notification, SIGCHLD or ``timeout`` seconds. None when the time
+        passed or a wakeup had nothing for us (a watched host fd, a withdrawn call): the
+        caller just asks again."""
+        while True:
+            if self.sigchld:
+                ev = self.drain()
+                if ev is not None:
+                    return ev
+            if self.queued:
+                return self.queued.pop(0)
+            ready = self._poll.poll(
+                None if timeout is None else max(0, int(timeout * 1000 + 0.999)))
+            if ready == self._only_listener and not self.sigchld:
+                break  # the common case: one call, nothing else
             if not ready:
                 return None
             listener = False
@@ -110,8 +129,11 @@ class NotifyLane:
                     listener = True
                 else:
                     self.ready.append(fd)
-            if self.sigchld or not listener:
+            if self.sigchld:
+                continue  # the stops first
+            if not listener:
                 return None
+            break
         # _receive, inline: this is every notified call
         req = self._req
         req[:] = self._zero  # RECV wants a zeroed buffer
@@ -169,20 +191,31 @@ class NotifyLane:
             return False
         return True
 
-    def answer(self, tid: int, result: int, run_on_host: bool = False) -> None:
-        self.send(self.ids.pop(tid), result, run_on_host)
-
-    def send(self, nid: int, result: int, run_on_host: bool = False) -> None:
-        """Answer notification ``nid`` (``answer`` for a task; the platform's ``complete``
-        pops the id itself, one call less on every notified syscall)."""
+    def complete(self, tid: int, result: int) -> None:
+        """Finish ``tid``'s call with ``result`` (a value or -errno): the answer to its
+        notification, or at its ptrace stop (``complete_stop``)."""
+        nid = self.ids.pop(tid, None)
+        if nid is None:
+            self.complete_stop(tid, result)
+            return
         resp = self._resp
-        if run_on_host:
-            NOTIF_RESP.pack_into(resp, 0, nid, 0, 0, SECCOMP_USER_NOTIF_FLAG_CONTINUE)
-        elif -4096 < result < 0:
+        if -4096 < result < 0:
             NOTIF_RESP.pack_into(resp, 0, nid, 0, result, 0)
         else:
-            value = result - (1 << 64) if result >= S64 else result
-            NOTIF_RESP.pack_into(resp, 0, nid, value, 0, 0)
+            NOTIF_RESP.pack_into(resp, 0, nid, result - (1 << 64) if result >= S64 else result,
+                                 0, 0)
+        self._send(resp)
+
+    def answer(self, tid: int, result: int, run_on_host: bool = False) -> None:
+        """Answer the notification ``tid`` waits on: ``result``, or let the host run it."""
+        if not run_on_host:
+            self.complete(tid, result)
+            return
+        NOTIF_RESP.pack_into(self._resp, 0, self.ids.pop(tid), 0, 0,
+                             SECCOMP_USER_NOTIF_FLAG_CONTINUE)
+        self._send(self._resp)
+
+    def _send(self, resp: bytearray) -> None:
         try:
             _ioctl(self.fd, SECCOMP_IOCTL_NOTIF_SEND, resp, True)
         except OSError as e:
