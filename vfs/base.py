@@ -388,6 +388,12 @@ class OpenFile:
         """The queues whose wakeups concern this description (epoll subscribes to them)."""
         return ()
 
+    def host_poll(self) -> tuple[int, int] | None:
+        """(host fd, events) when ``poll()`` is exactly the host's poll(2) answer for that
+        fd and those events for the description's whole life (a host socket): epoll asks
+        the host about all such interests of an instance in one call. None otherwise."""
+        return None
+
     def arm_wakeup(self, kernel: object, events: int) -> None:
         """A caller is about to park until ``events``: a file whose readiness changes
         outside the sandbox (a host fd) asks the loop to watch it. Files changed only by

@@ -9,7 +9,10 @@ every write, as natively.
 
 A description without wait queues (a host fd: the terminal, a host pipe) is compared
 instead: level-triggered interests are polled each time; edge-triggered ones report when
-readiness bits appear that were not there at the last look.
+readiness bits appear that were not there at the last look. Those whose readiness is the
+host's poll(2) answer for a host fd (host sockets: ``OpenFile.host_poll``) are asked all
+at once, in one poll(2) per look, not one per interest: a server with a thousand
+connections does one host call per epoll_wait.
 
 When the last descriptor of a description closes, its interests go from every instance
 (``eventpoll_release``); an instance is itself pollable (POLLIN while it has events), so
@@ -19,6 +22,7 @@ instances nest.
 from __future__ import annotations
 
 import errno
+import select
 
 from compatd.errors import KernelError
 from vfs.anonfs import AnonFile
@@ -34,8 +38,11 @@ EPOLLEXCLUSIVE_OK_BITS = (POLLIN | POLLOUT | POLLERR | POLLHUP | EPOLLWAKEUP | E
 EP_MAX_NESTS = 4
 
 
+_NO_SNAPSHOT: dict[int, int] = {}
+
+
 class EpItem:
-    __slots__ = ("ep", "file", "fd", "events", "data", "queues", "last")
+    __slots__ = ("ep", "file", "fd", "events", "data", "queues", "last", "host")
 
     def __init__(self, ep: EpollFile, file: OpenFile, fd: int, events: int, data: int) -> None:
         self.ep = ep
@@ -45,6 +52,7 @@ class EpItem:
         self.data = data
         self.queues = file.wait_queues()
         self.last = 0  # readiness at the last look (descriptions without wait queues)
+        self.host: int | None = None  # the host fd in the instance's host poll set
 
     def enabled(self) -> bool:
         return bool(self.events & ~EP_PRIVATE_BITS)
@@ -71,6 +79,10 @@ class EpollFile(AnonFile):
         self.items: dict[tuple[int, int], EpItem] = {}
         self.ready: dict[EpItem, None] = {}  # the ready list, in order
         self.unqueued: dict[EpItem, None] = {}  # items compared at each look
+        # The host fds of unqueued items with ``host_poll`` (fd -> items on it), asked in
+        # one poll(2) per look.
+        self.host_fds: dict[int, int] = {}
+        self.host_poller = select.poll()
 
     # the ready list -----------------------------------------------------------------------
     def make_ready(self, item: EpItem) -> None:
@@ -79,22 +91,36 @@ class EpollFile(AnonFile):
             # Instances watching this one hear of it (ep_poll_safewake).
             self.waitq.wake(POLLIN)
 
-    def look(self) -> None:
-        """Compare the items that have no wait queue with their last readiness."""
+    def look(self) -> dict[int, int]:
+        """Compare the items that have no wait queue with their last readiness. Returns
+        the host's answer for the host fds (fd -> revents; a ready fd only), which is the
+        readiness of their items for the rest of this look (``revents``)."""
+        snapshot = dict(self.host_poller.poll(0)) if self.host_fds else _NO_SNAPSHOT
         for item in self.unqueued:
-            if not item.enabled():
+            events = item.events
+            if not events & ~EP_PRIVATE_BITS:  # a disabled one-shot item
                 continue
-            now = item.poll()
-            if item.events & EPOLLET:
+            host = item.host
+            now = item.poll() if host is None else snapshot.get(host, 0) & events
+            if events & EPOLLET:
                 if now & ~item.last:
                     self.make_ready(item)
             elif now:
                 self.make_ready(item)
             item.last = now
+        return snapshot
+
+    @staticmethod
+    def revents(item: EpItem, snapshot: dict[int, int]) -> int:
+        """The item's readiness within its events (``EpItem.poll``), from the look's
+        snapshot for an item on a host fd."""
+        host = item.host
+        return item.poll() if host is None else snapshot.get(host, 0) & item.events
 
     def has_events(self) -> bool:
-        self.look()
-        return any(item.poll() for item in list(self.ready))
+        snapshot = self.look()
+        revents = self.revents
+        return any(revents(item, snapshot) for item in list(self.ready))
 
     def poll(self) -> int:
         return POLLIN | POLLRDNORM if self.has_events() else 0
@@ -110,14 +136,15 @@ class EpollFile(AnonFile):
 
     def collect(self, maxevents: int) -> list[tuple[EpItem, int]]:
         """The events ep_send_events would report now (nothing is changed yet)."""
-        self.look()
+        snapshot = self.look()
+        revents = self.revents
         out: list[tuple[EpItem, int]] = []
         for item in list(self.ready):
             if len(out) >= maxevents:
                 break
-            revents = item.poll()
-            if revents:
-                out.append((item, revents))
+            ready = revents(item, snapshot)
+            if ready:
+                out.append((item, ready))
         return out
 
     def commit(self, reported: list[tuple[EpItem, int]]) -> None:
@@ -161,6 +188,14 @@ class EpollFile(AnonFile):
                 q.entries[item] = None
         else:
             self.unqueued[item] = None
+            host = f.host_poll()
+            if host is not None:
+                hfd, host_events = host
+                item.host = hfd
+                n = self.host_fds.get(hfd, 0)
+                if not n:
+                    self.host_poller.register(hfd, host_events)
+                self.host_fds[hfd] = n + 1
         now = item.poll()
         item.last = now
         if now:
@@ -178,6 +213,15 @@ class EpollFile(AnonFile):
         self.items.pop((id(item.file), item.fd), None)
         self.ready.pop(item, None)
         self.unqueued.pop(item, None)
+        host = item.host
+        if host is not None:
+            item.host = None
+            n = self.host_fds[host] - 1
+            if n:
+                self.host_fds[host] = n
+            else:
+                del self.host_fds[host]
+                self.host_poller.unregister(host)
         for q in item.queues:
             q.entries.pop(item, None)
         watchers = item.file.__dict__.get("ep_items")

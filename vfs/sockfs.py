@@ -330,11 +330,25 @@ class SocketFile(OpenFile):
         self.proto: Proto = NullProto()
 
     # data through read/write/readv/writev ---------------------------------------------------
+    # read and write are what a server does per request: no closures, no Received object;
+    # what they do is blocking()'s with the proto's read/write (recv/send with no flags).
     def read(self, size: int) -> bytes:
-        return blocking(self, False, lambda: self.proto.recv(size, 0, self.nonblock)).data
+        try:
+            data = self.proto.read(size, bool(self.flags & O_NONBLOCK))
+        except WouldBlock as e:
+            return _wait(self, _key(self, False), e, False).data  # type: ignore[no-any-return]
+        if self.deadlines:
+            self.deadlines.pop(_key(self, False), None)
+        return data
 
     def write(self, data: bytes) -> int:
-        return self.send(data, 0, None, None)
+        try:
+            n = self.proto.write(data, bool(self.flags & O_NONBLOCK))
+        except WouldBlock as e:
+            return _wait(self, _key(self, True), e, True)  # type: ignore[no-any-return]
+        if self.deadlines:
+            self.deadlines.pop(_key(self, True), None)
+        return n
 
     def send(self, data: bytes, flags: int, addr: bytes | None, anc: Ancillary | None) -> int:
         """One send, blocking as the description and ``flags`` say; EPIPE raises BrokenPipe
@@ -362,6 +376,9 @@ class SocketFile(OpenFile):
     def host_fd(self) -> int | None:
         """The host socket behind this one, if any (for the loop to watch)."""
         return self.proto.host_fd()
+
+    def host_poll(self) -> tuple[int, int] | None:
+        return self.proto.host_poll()
 
     def arm(self, events: int) -> None:
         """Make the loop wake when this socket may have ``events`` (host sockets arm a watch
@@ -410,16 +427,19 @@ def blocking(sf: SocketFile, sending: bool, attempt: Callable[[], Any],
 
     A WouldBlock with its own ``retry`` (a send that made progress: ``Progress``) keeps
     it; the retry returns the syscall's result, so it is wrapped with the same deadline."""
-    kernel = sf.kernel
-    current = getattr(kernel, "current", None)
-    key = (current.tid if current is not None else 0, sending)
     try:
         result = attempt()
     except WouldBlock as e:
-        return _wait(sf, key, e, partial_ok)
+        return _wait(sf, _key(sf, sending), e, partial_ok)
     if sf.deadlines:
-        sf.deadlines.pop(key, None)
+        sf.deadlines.pop(_key(sf, sending), None)
     return result
+
+
+def _key(sf: SocketFile, sending: bool) -> tuple[int, bool]:
+    """Whose deadline on ``sf``: the calling task's, for sending or receiving."""
+    current = getattr(sf.kernel, "current", None)
+    return (current.tid if current is not None else 0, sending)
 
 
 def _wait(sf: SocketFile, key: tuple[int, bool], e: WouldBlock, partial_ok: bool) -> Any:
@@ -496,6 +516,14 @@ class Proto:
              controllen: int = 0) -> Received:
         raise KernelError(errno.EOPNOTSUPP, "recv")
 
+    def read(self, size: int, nonblock: bool) -> bytes:
+        """read(2): a recv with no flags, its data only."""
+        return self.recv(size, 0, nonblock).data
+
+    def write(self, data: bytes, nonblock: bool) -> int:
+        """write(2): a send with no flags and no address."""
+        return self.send(data, 0, None, None, nonblock)
+
     def getsockname(self) -> bytes:
         return struct.pack("<H", self.sf.family)
 
@@ -521,6 +549,10 @@ class Proto:
         raise KernelError(errno.ENOTTY, f"ioctl {request:#x} on a socket")
 
     def host_fd(self) -> int | None:
+        return None
+
+    def host_poll(self) -> tuple[int, int] | None:
+        """See ``OpenFile.host_poll``."""
         return None
 
     def arm(self, events: int) -> None:
@@ -1312,6 +1344,10 @@ def host_errno(e: OSError) -> KernelError:
     return KernelError(e.errno or errno.EIO, e.strerror or "host socket")
 
 
+# What a host socket's readiness is asked for (POLLERR, POLLHUP and POLLNVAL come anyway).
+HOST_POLL_EVENTS = select.POLLIN | select.POLLOUT | select.POLLPRI | select.POLLRDHUP
+
+
 class HostProto(Proto):
     """A socket answered by a host socket the supervisor owns (non-blocking)."""
 
@@ -1325,12 +1361,17 @@ class HostProto(Proto):
         self.opts = {}
         self.is_listening = False
         self._poller = select.poll()
-        self._poller.register(self.fd, select.POLLIN | select.POLLOUT | select.POLLPRI
-                              | select.POLLRDHUP)
+        self._poller.register(self.fd, HOST_POLL_EVENTS)
         self.connecting = False
+        self.stream = sf.type == SOCK_STREAM
 
     def host_fd(self) -> int | None:
         return self.fd
+
+    def host_poll(self) -> tuple[int, int] | None:
+        # A host proto stays for the description's life (sockets are created host or
+        # model, and a model AF_UNIX one turns host for good when it connects out).
+        return self.fd, HOST_POLL_EVENTS
 
     def arm(self, events: int) -> None:
         kernel = self.sf.kernel
@@ -1476,6 +1517,33 @@ class HostProto(Proto):
             raise self.wait(POLLOUT, "send") from None
         except BrokenPipeError:
             raise BrokenPipe("host connection closed") from None
+        except OSError as e:
+            raise host_errno(e) from None
+
+    def write(self, data: bytes, nonblock: bool) -> int:
+        """``send`` without flags, address or ancillary data: one send(2)."""
+        try:
+            return self.sock.send(data, MSG_DONTWAIT | MSG_NOSIGNAL)
+        except BlockingIOError:
+            if nonblock:
+                raise KernelError(errno.EAGAIN, "host socket buffer full") from None
+            raise self.wait(POLLOUT, "send") from None
+        except BrokenPipeError:
+            raise BrokenPipe("host connection closed") from None
+        except OSError as e:
+            raise host_errno(e) from None
+
+    def read(self, size: int, nonblock: bool) -> bytes:
+        """``recv`` without flags or control data: one recv(2) for a stream (what
+        recvmsg without a control buffer gets, as bytes)."""
+        if not self.stream or not size:
+            return self.recv(size, 0, nonblock).data
+        try:
+            return self.sock.recv(size if size < (1 << 20) else (1 << 20), MSG_DONTWAIT)
+        except BlockingIOError:
+            if nonblock:
+                raise KernelError(errno.EAGAIN, "nothing to receive") from None
+            raise self.wait(POLLIN, "recv") from None
         except OSError as e:
             raise host_errno(e) from None
 

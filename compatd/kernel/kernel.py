@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TextIO
 
+import vfs.base as vfs_base
 from compatd import loader
 from compatd.errors import KernelError, SignalingError, Unsupported, WouldBlock
 from compatd.kernel.fdtable import FDTable
@@ -28,7 +29,6 @@ from compatd.platform.events import CLONED, EXECED, EXITED, SIGNAL, STOPPED, SYS
 from compatd.platform.stub import STUB_TRAP_NR
 from syscalls.numbers import NUMBERS
 from syscalls.table import BY_NR, MAX_NR, Arg, Level, load_all
-from vfs.base import tick
 from vfs.common import host_signal_masks
 
 if TYPE_CHECKING:
@@ -84,6 +84,7 @@ class Kernel:
     ) -> None:
         load_all()
         self.platform = platform
+        self.complete = platform.complete
         self.ns = ns
         self.strict = strict
         self.log = log or sys.stderr
@@ -196,16 +197,19 @@ class Kernel:
         """Run until every task has exited; return the first process's wait status."""
         wait = self.platform.wait
         on_syscall = self.on_syscall
+        timers = self.timers
+        tasks = self.tasks
+        monotonic = time.monotonic
         try:
-            while self.tasks:
+            while tasks:
                 try:
                     self.waiting = True
-                    ev = wait(self.timers[0][0] - time.monotonic() if self.timers else None)
+                    ev = wait(timers[0][0] - monotonic() if timers else None)
                 except TerminalSignal:
                     ev = None
                 finally:
                     self.waiting = False
-                if self.timers and self.timers[0][0] <= time.monotonic():
+                if timers and timers[0][0] <= monotonic():
                     self.run_timers()
                 if ev is None and self.host_watches:
                     self.host_fds_ready()
@@ -300,7 +304,8 @@ class Kernel:
             else:
                 platform.complete(tid, ENOSYS)
             return
-        tick()  # a new syscall: what filesystems cached for the previous one is stale
+        # tick(), inline: a new syscall, what filesystems cached for the previous one is stale
+        vfs_base.generation += 1
         try:
             ret = invoke(task, ev.args)
         except KernelError as e:
@@ -325,7 +330,11 @@ class Kernel:
             # At a ptrace stop with a result to write: reap the host zombies too (a call the
             # host must still run cannot follow an injection).
             self.reap_on_host(task)
-        self.finish(tid, ret)
+        if (ret < RUN_ON_HOST and self.trace is None and self.recorder is None
+                and not self.answered_hooks):
+            self.complete(tid, ret)  # what finish does for a plain result, one call less
+        else:
+            self.finish(tid, ret)
         if self.parked:
             self.retry_parked()
 
@@ -441,14 +450,14 @@ class Kernel:
         """Complete a trapped call with ``ret`` (or the sentinels' meaning)."""
         if self.trace is not None:
             print(f" = {describe_result(ret)}", file=self.trace, flush=True)
-        if ret == RUN_ON_HOST:
+        if ret < RUN_ON_HOST:
+            self.platform.complete(tid, ret)
+        elif ret == RUN_ON_HOST:
             self.platform.passthrough(tid)
-        elif ret == RESUMED:
-            self.platform.resume(tid)
         elif ret == RESTART:
             self.platform.restart(tid)
         else:
-            self.platform.complete(tid, ret)
+            self.platform.resume(tid)  # RESUMED
         if self.answered_hooks:
             hooks, self.answered_hooks = self.answered_hooks, []
             for hook in hooks:

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import fcntl
 import os
 import select
 import signal
 import struct
+from collections.abc import Callable
 
 from compatd.platform.events import SYSCALL, Event
 
@@ -34,24 +36,37 @@ SYS_PIDFD_OPEN = 434
 SYS_PIDFD_GETFD = 438
 # struct seccomp_notif: id, pid, flags, then seccomp_data {nr, arch, ip, args[6]}
 NOTIF = struct.Struct("<QIIiIQ6Q")
+NOTIF_HEAD = struct.Struct("<QIIi")  # id, pid, flags, nr
+NOTIF_ARGS = struct.Struct("<6Q")  # the argument registers, at offset 32
+NOTIF_ID = struct.Struct("<Q")
 # struct seccomp_notif_resp: id, val, error, flags
 NOTIF_RESP = struct.Struct("<QqiI")
 # struct seccomp_notif_addfd: id, flags, srcfd, newfd, newfd_flags
 NOTIF_ADDFD = struct.Struct("<QIIII")
 S64 = 1 << 63
 
+# The ioctls go through fcntl.ioctl on bytearrays it fills in place: a third of the cost of
+# a ctypes call (this is two of the three syscalls of every notified call).
+_ioctl = fcntl.ioctl
 _libc = ctypes.CDLL(None, use_errno=True)
-_ioctl = _libc.ioctl
-_ioctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_void_p]
 _syscall = _libc.syscall
 _syscall.restype = ctypes.c_long
 
 
 class NotifyLane:
-    __slots__ = ("fd", "ids", "sigchld", "queued", "watched", "ready", "_wake_r", "_poll",
-                 "_req", "_resp", "_zero")
+    """The listener and the supervisor's wait. The platform's ``wait`` and ``complete`` are
+    this lane's ``next_event`` and ``complete`` (one call each per notified syscall, the
+    hot path); ptrace stops come through the platform's ``drain`` and ``complete_stop``."""
 
-    def __init__(self) -> None:
+    __slots__ = ("fd", "ids", "sigchld", "queued", "watched", "ready", "_wake_r", "_poll",
+                 "_req", "_resp", "_zero", "_only_listener", "drain", "complete_stop")
+
+    def __init__(self, drain: Callable[[], Event | None],
+                 complete_stop: Callable[[int, int], None]) -> None:
+        # The next ptrace stop while SIGCHLD says there may be some (None once there is
+        # none left: it clears ``sigchld``), and how a call at a ptrace stop is completed.
+        self.drain = drain
+        self.complete_stop = complete_stop
         self.fd = -1
         self.ids: dict[int, int] = {}  # tid -> id of the notification it waits on
         self.sigchld = True  # ptrace stops may be pending: look before sleeping
@@ -59,8 +74,8 @@ class NotifyLane:
         # Host fds behind emulated files (host sockets, the terminal) the kernel waits on.
         self.watched: dict[int, int] = {}  # fd -> poll events
         self.ready: list[int] = []  # watched fds found ready, for the kernel to take
-        self._req = ctypes.create_string_buffer(NOTIF.size)
-        self._resp = ctypes.create_string_buffer(NOTIF_RESP.size)
+        self._req = bytearray(NOTIF.size)
+        self._resp = bytearray(NOTIF_RESP.size)
         self._zero = bytes(NOTIF.size)
         r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._wake_r = r
@@ -70,6 +85,7 @@ class NotifyLane:
         signal.set_wakeup_fd(w, warn_on_full_buffer=False)
         self._poll = select.poll()
         self._poll.register(r, select.POLLIN)
+        self._only_listener: list[tuple[int, int]] = []  # what poll gives for one call
 
     def take_listener(self, pid: int, fd: int) -> None:
         """Copy the listener the stopped child created (its fd ``fd``) into the supervisor."""
@@ -86,39 +102,64 @@ class NotifyLane:
         os.set_inheritable(got, False)
         self.fd = got
         self._poll.register(got, select.POLLIN)
+        self._only_listener = [(got, select.POLLIN)]
 
     def next_event(self, timeout: float | None = None) -> Event | None:
-        """Sleep until a notification, SIGCHLD or ``timeout`` seconds; the call a
-        notification carries, or None (SIGCHLD, the timeout, a withdrawn notification)."""
-        if self.queued:
-            return self.queued.pop(0)
-        ready = self._poll.poll(None if timeout is None else max(0, int(timeout * 1000 + 0.999)))
-        if not ready:
-            return None
-        listener = False
-        for fd, _ in ready:
-            if fd == self._wake_r:
-                try:
-                    os.read(self._wake_r, 4096)
-                except BlockingIOError:
-                    pass
-                self.sigchld = True
-            elif fd == self.fd:
-                listener = True
-            else:
-                self.ready.append(fd)
-        if self.sigchld or not listener:
-            return None
-        return self._receive()
+        """The next event: ptrace stops first, while SIGCHLD said there may be some; else
+        sleep until a notification, SIGCHLD or ``timeout`` seconds. None when the time
+        passed or a wakeup had nothing for us (a watched host fd, a withdrawn call): the
+        caller just asks again."""
+        while True:
+            if self.sigchld:
+                ev = self.drain()
+                if ev is not None:
+                    return ev
+            if self.queued:
+                return self.queued.pop(0)
+            ready = self._poll.poll(
+                None if timeout is None else max(0, int(timeout * 1000 + 0.999)))
+            if ready == self._only_listener and not self.sigchld:
+                break  # the common case: one call, nothing else
+            if not ready:
+                return None
+            listener = False
+            for fd, _ in ready:
+                if fd == self._wake_r:
+                    try:
+                        os.read(self._wake_r, 4096)
+                    except BlockingIOError:
+                        pass
+                    self.sigchld = True
+                elif fd == self.fd:
+                    listener = True
+                else:
+                    self.ready.append(fd)
+            if self.sigchld:
+                continue  # the stops first
+            if not listener:
+                return None
+            break
+        # _receive, inline: this is every notified call
+        req = self._req
+        req[:] = self._zero  # RECV wants a zeroed buffer
+        try:
+            _ioctl(self.fd, SECCOMP_IOCTL_NOTIF_RECV, req, True)
+        except OSError:
+            return None  # withdrawn (ENOENT: the thread got a signal) or interrupted
+        nid, tid, _, nr = NOTIF_HEAD.unpack_from(req)
+        self.ids[tid] = nid
+        return Event(SYSCALL, tid, nr, NOTIF_ARGS.unpack_from(req, 32))
 
     def _receive(self) -> Event | None:
         req = self._req
-        ctypes.memmove(req, self._zero, NOTIF.size)  # RECV wants a zeroed buffer
-        if _ioctl(self.fd, SECCOMP_IOCTL_NOTIF_RECV, req) != 0:
+        req[:] = self._zero  # RECV wants a zeroed buffer
+        try:
+            _ioctl(self.fd, SECCOMP_IOCTL_NOTIF_RECV, req, True)
+        except OSError:
             return None  # withdrawn (ENOENT: the thread got a signal) or interrupted
-        nid, tid, _, nr, _, _, *args = NOTIF.unpack(req.raw)
+        nid, tid, _, nr = NOTIF_HEAD.unpack_from(req)
         self.ids[tid] = nid
-        return Event(SYSCALL, tid, nr, tuple(args))
+        return Event(SYSCALL, tid, nr, NOTIF_ARGS.unpack_from(req, 32))
 
     def watch(self, fd: int, events: int) -> None:
         if fd in self.watched:
@@ -149,8 +190,26 @@ class NotifyLane:
         nid = self.ids.get(tid)
         if nid is None:
             return True  # waiting at a ptrace stop, which no signal ends
-        ident = ctypes.c_uint64(nid)
-        return _ioctl(self.fd, SECCOMP_IOCTL_NOTIF_ID_VALID, ctypes.byref(ident)) == 0
+        try:
+            _ioctl(self.fd, SECCOMP_IOCTL_NOTIF_ID_VALID, bytearray(NOTIF_ID.pack(nid)), True)
+        except OSError:
+            return False
+        return True
+
+    def complete(self, tid: int, result: int) -> None:
+        """Finish ``tid``'s call with ``result`` (a value or -errno): the answer to its
+        notification, or at its ptrace stop (``complete_stop``)."""
+        nid = self.ids.pop(tid, None)
+        if nid is None:
+            self.complete_stop(tid, result)
+            return
+        resp = self._resp
+        if -4096 < result < 0:
+            NOTIF_RESP.pack_into(resp, 0, nid, 0, result, 0)
+        else:
+            NOTIF_RESP.pack_into(resp, 0, nid, result - (1 << 64) if result >= S64 else result,
+                                 0, 0)
+        self._send(resp)
 
     def add_fd(self, tid: int, src: int, number: int) -> None:
         """Install a copy of the supervisor's fd ``src`` in the process of ``tid`` (which
@@ -164,18 +223,20 @@ class NotifyLane:
             raise OSError(err, f"SECCOMP_IOCTL_NOTIF_ADDFD: {os.strerror(err)}")
 
     def answer(self, tid: int, result: int, run_on_host: bool = False) -> None:
-        nid = self.ids.pop(tid)
-        if run_on_host:
-            NOTIF_RESP.pack_into(self._resp, 0, nid, 0, 0, SECCOMP_USER_NOTIF_FLAG_CONTINUE)
-        elif -4096 < result < 0:
-            NOTIF_RESP.pack_into(self._resp, 0, nid, 0, result, 0)
-        else:
-            value = result - (1 << 64) if result >= S64 else result
-            NOTIF_RESP.pack_into(self._resp, 0, nid, value, 0, 0)
-        if _ioctl(self.fd, SECCOMP_IOCTL_NOTIF_SEND, self._resp) != 0:
-            err = ctypes.get_errno()
-            if err != errno.ENOENT:  # ENOENT: the call was withdrawn by a signal meanwhile
-                raise OSError(err, "SECCOMP_IOCTL_NOTIF_SEND")
+        """Answer the notification ``tid`` waits on: ``result``, or let the host run it."""
+        if not run_on_host:
+            self.complete(tid, result)
+            return
+        NOTIF_RESP.pack_into(self._resp, 0, self.ids.pop(tid), 0, 0,
+                             SECCOMP_USER_NOTIF_FLAG_CONTINUE)
+        self._send(self._resp)
+
+    def _send(self, resp: bytearray) -> None:
+        try:
+            _ioctl(self.fd, SECCOMP_IOCTL_NOTIF_SEND, resp, True)
+        except OSError as e:
+            if e.errno != errno.ENOENT:  # ENOENT: the call was withdrawn by a signal meanwhile
+                raise OSError(e.errno, "SECCOMP_IOCTL_NOTIF_SEND") from None
 
 
 def _ignore(signo: int, frame: object) -> None:

@@ -201,8 +201,11 @@ class PtracePlatform:
         self.at_exit_stop: set[int] = set()  # tids stopped at a syscall exit (after inject)
         self.trapped_nr: dict[int, int] = {}  # their trapped call, for ``restart``
         self.tids: set[int] = set()
-        # Stops and notifications are waited for together (also with no listener).
-        self.lane = NotifyLane()
+        # Stops and notifications are waited for together (also with no listener): the
+        # lane's wait and complete are ours, one call less on every notified syscall.
+        self.lane = NotifyLane(self._next_stop, self._complete_stop)
+        self.wait = self.lane.next_event  # type: ignore[method-assign]
+        self.complete = self.lane.complete  # type: ignore[method-assign]
         # Orphaned sandboxed processes come to the supervisor, which reaps their zombies.
         _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
         self.listener_closed = False
@@ -283,20 +286,19 @@ class PtracePlatform:
     # stops ------------------------------------------------------------------------------
     def wait(self, timeout: float | None = None) -> Event | None:
         """The next stop or notified call; None when ``timeout`` seconds passed first (or a
-        wakeup had nothing for us: the caller just asks again)."""
-        lane = self.lane
+        wakeup had nothing for us: the caller just asks again). The instance's ``wait`` is
+        the lane's ``next_event`` itself; this is for the class's readers."""
+        return self.lane.next_event(timeout)
+
+    def _next_stop(self) -> Event | None:
+        """The next ptrace stop SIGCHLD announced, or None (and no more announced)."""
         while True:
-            # ptrace stops first, while SIGCHLD said there may be some; then both lanes.
-            while lane.sigchld:
-                tid, status = os.waitpid(-1, WALL | os.WNOHANG)
-                if not tid:
-                    lane.sigchld = False
-                    break
-                ev = self._decode(tid, status)
-                if ev is not None:
-                    return ev
-            ev = lane.next_event(timeout)
-            if ev is not None or not lane.sigchld:
+            tid, status = os.waitpid(-1, WALL | os.WNOHANG)
+            if not tid:
+                self.lane.sigchld = False
+                return None
+            ev = self._decode(tid, status)
+            if ev is not None:
                 return ev
 
     def set_args(self, tid: int, args: tuple[int, ...]) -> None:
@@ -403,10 +405,11 @@ class PtracePlatform:
 
     # resuming ---------------------------------------------------------------------------
     def complete(self, tid: int, result: int) -> None:
-        lane = self.lane
-        if tid in lane.ids:
-            lane.answer(tid, result)
-            return
+        """Finish the trapped call with ``result``; the instance's ``complete`` is the
+        lane's, which comes to ``_complete_stop`` for a task at a ptrace stop."""
+        self.lane.complete(tid, result)
+
+    def _complete_stop(self, tid: int, result: int) -> None:
         regs = self.regs[tid]
         if tid in self.at_exit_stop:
             self.at_exit_stop.discard(tid)

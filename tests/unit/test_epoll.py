@@ -1,13 +1,18 @@
 """The readiness model without a tracee: pipe poll masks, epoll's ready list (level, edge,
-one-shot), interests leaving with the description, eventfd and nested instances."""
+one-shot), interests leaving with the description, eventfd and nested instances, host
+sockets asked together."""
 
 from __future__ import annotations
+
+import socket
+import time
 
 from compatd.kernel.fdtable import FDTable
 from vfs.anonfs import EventFd
 from vfs.base import POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM
 from vfs.epoll import EPOLLET, EPOLLONESHOT, EpollFile, would_loop
 from vfs.pipefs import make_pipe
+from vfs.sockfs import AF_INET, SOCK_STREAM, HostProto, SocketFile
 
 
 def events(ep: EpollFile, maxevents: int = 8) -> list[tuple[int, int]]:
@@ -82,3 +87,80 @@ def test_eventfd_and_nesting() -> None:
     assert e.read(8) == (1).to_bytes(8, "little")
     assert would_loop(inner, outer)
     assert not would_loop(EpollFile(), EpollFile())
+
+
+class CountingPoller:
+    """The instance's host poll set, counting the poll(2) calls it makes."""
+
+    def __init__(self, real: object) -> None:
+        self.real = real
+        self.calls = 0
+
+    def register(self, fd: int, events: int) -> None:
+        self.real.register(fd, events)  # type: ignore[attr-defined]
+
+    def unregister(self, fd: int) -> None:
+        self.real.unregister(fd)  # type: ignore[attr-defined]
+
+    def poll(self, timeout: int) -> list[tuple[int, int]]:
+        self.calls += 1
+        return self.real.poll(timeout)  # type: ignore[attr-defined,no-any-return]
+
+
+def host_tcp_pair() -> tuple[object, socket.socket]:
+    """A SocketFile on a host TCP socket, and the native peer it is connected to."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen()
+    peer = socket.create_connection(srv.getsockname())
+    conn, _ = srv.accept()
+    srv.close()
+    sf = SocketFile(None, AF_INET, SOCK_STREAM, 6, 0, 0, 0)
+    HostProto(sf, conn)
+    sf.refs = 1
+    return sf, peer
+
+
+def test_host_sockets_are_asked_in_one_poll() -> None:
+    """Interests on host sockets: one poll(2) per epoll_wait for all of them, with the
+    same answers as asking each (level, edge, one-shot, a dup, removal, close)."""
+    socks = [host_tcp_pair() for _ in range(3)]
+    ep = EpollFile()
+    counter = CountingPoller(ep.host_poller)
+    ep.host_poller = counter  # type: ignore[assignment]
+    for i, (sf, _) in enumerate(socks):
+        ep.insert(sf, 10 + i, POLLIN, i)
+    (a, pa), (b, pb), (c, pc) = socks
+    ep.insert(a, 20, POLLIN | EPOLLET, 99)  # a second fd for the same description
+    assert len(ep.host_fds) == 3
+    assert events(ep) == [] and counter.calls == 1
+    pa.send(b"x")
+    pc.send(b"y")
+    time.sleep(0.05)
+    counter.calls = 0
+    got = events(ep)
+    assert counter.calls == 1
+    assert sorted(got) == [(0, POLLIN), (2, POLLIN), (99, POLLIN)]
+    assert sorted(events(ep)) == [(0, POLLIN), (2, POLLIN)]  # level stays, edge reported once
+    assert a.read(10) == b"x"
+    assert events(ep) == [(2, POLLIN)]
+    item = ep.find(c, 12)
+    assert item is not None
+    ep.modify(item, POLLIN | EPOLLONESHOT, 5)
+    assert events(ep) == [(5, POLLIN)]
+    assert events(ep) == []  # disabled until MOD
+    ep.remove(item)
+    pb.send(b"z")
+    time.sleep(0.05)
+    assert events(ep) == [(1, POLLIN)]
+    assert len(ep.host_fds) == 2
+    ep.remove(ep.find(a, 10))  # type: ignore[arg-type]
+    assert len(ep.host_fds) == 2  # fd 20 still names it
+    pa.close()
+    time.sleep(0.05)
+    assert sorted(events(ep)) == [(1, POLLIN), (99, POLLIN)]  # EOF: readable again (edge)
+    ep.release()
+    assert ep.host_fds == {} and ep.items == {}
+    for sf, peer in socks:
+        sf.release()
+        peer.close()

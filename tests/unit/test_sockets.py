@@ -50,3 +50,54 @@ def test_unknown_sol_socket_option_is_enoprotoopt_and_recorded():
                                  ("getsockopt", (3, 6, 1, "v", "len"))], prepare=prepare)
     assert results == [3, neg(errno.ENOPROTOOPT), 0, neg(errno.EOPNOTSUPP)]
     assert kernel.unsupported == {"setsockopt: setsockopt SOL_SOCKET 9999": 1}
+
+
+def test_read_and_write_on_a_host_stream_socket():
+    """read/write on a host TCP socket (one recv/send each): data both ways, EAGAIN with
+    O_NONBLOCK, WouldBlock without, end of file, SO_RCVTIMEO's deadline, EPIPE's SIGPIPE."""
+    import socket
+    import time
+
+    import pytest
+
+    from compatd.errors import BrokenPipe, KernelError, WouldBlock
+    from vfs.flags import O_NONBLOCK
+    from vfs.sockfs import HostProto, SocketFile
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen()
+    peer = socket.create_connection(srv.getsockname())
+    conn, _ = srv.accept()
+    srv.close()
+    sf = SocketFile(None, AF_INET, SOCK_STREAM, 6, 0, 0, 0)
+    HostProto(sf, conn)
+    assert sf.write(b"ping") == 4
+    assert peer.recv(16) == b"ping"
+    with pytest.raises(WouldBlock):
+        sf.read(16)
+    sf.flags |= O_NONBLOCK
+    with pytest.raises(KernelError) as e:
+        sf.read(16)
+    assert e.value.errno == errno.EAGAIN
+    peer.send(b"pong")
+    time.sleep(0.05)
+    assert sf.read(2) == b"po" and sf.read(16) == b"ng"
+    sf.flags &= ~O_NONBLOCK
+    sf.rcvtimeo = 0.01
+    with pytest.raises(WouldBlock):
+        sf.read(16)  # the deadline starts
+    assert sf.deadlines
+    time.sleep(0.02)
+    with pytest.raises(KernelError) as e:
+        sf.read(16)
+    assert e.value.errno == errno.EAGAIN and not sf.deadlines
+    peer.close()
+    time.sleep(0.05)
+    assert sf.read(16) == b""  # end of file
+    with pytest.raises((BrokenPipe, KernelError)) as e:
+        for _ in range(10):  # the first write after the peer closed may still go out
+            sf.write(b"x")
+            time.sleep(0.02)
+    assert e.value.errno in (errno.EPIPE, errno.ECONNRESET)
+    sf.release()
