@@ -71,14 +71,15 @@ def copy_out(t: Task, f: OpenFile, buf: int, count: int, offset: int | None) -> 
 
 @syscall("write", FULL, "fd:fd buf:buf_in count:size")
 def sys_write(t: Task, fd: int, buf: int, count: int) -> int:
-    # As sys_read: FDTable.get, writable() and do_write's one-piece case, inline.
+    # As sys_read: FDTable.get, writable() and do_write's one-piece case (when no policy
+    # limits writes), inline.
     f = t.fdt.files.get(fd)
     if f is None:
         raise KernelError(errno.EBADF, f"fd {fd} is not open")
     flags = f.flags
     if flags & O_PATH or flags & O_ACCMODE == O_RDONLY:
         raise KernelError(errno.EBADF, "file not open for writing")
-    if count <= WRITE_CHUNK:
+    if count <= WRITE_CHUNK and t.kernel.limits is None:
         return f.write(t.mem.read(buf, count))
     return do_write(t, f, buf, count, None)
 
