@@ -76,6 +76,7 @@ if TYPE_CHECKING:
     from vfs.base import Dentry, Inode
 
 ACCESS_BITS = (READ, WRITE, EXEC, STAT)
+LOW56 = (1 << 56) - 1
 O_ACCMODE = 3
 O_CREAT = 0o100
 O_TRUNC = 0o1000
@@ -461,6 +462,10 @@ class Enforcer:
         self.patterns = [(r, components(p)) for r in self.file_rules for p in r.paths]
         # identity() of a file a non-allow rule named at the start -> the path it had.
         self.identities: dict[tuple[int, ...], str] = {}
+        # Their inode numbers' low 56 bits: a cheap first test, since an inode's number is
+        # its host file's (hostfs keeps the low bits, an overlay its lower file's), and
+        # identity() may have to stat the host file.
+        self.identity_inos: set[int] = set()
         self.budget = EXPAND_LIMIT  # directory entries learn_identities may still list
         self.networks = {r.index: [(None if a.network is None else ipaddress.ip_network(a.network),
                                     a.port_low, a.port_high) for a in r.addresses]
@@ -529,7 +534,9 @@ class Enforcer:
                 continue
             for path, d in self.expand(root, comps):
                 if not d.inode.is_symlink():  # a rule on a symlink's path is not on its target
-                    self.identities.setdefault(identity(d.inode), path)
+                    ident = identity(d.inode)
+                    self.identities.setdefault(ident, path)
+                    self.identity_inos.add(ident[-1] & LOW56)
 
     def expand(self, root: Dentry, comps: list[Component]) -> list[tuple[str, Dentry]]:
         """The existing (path, dentry) pairs a pattern without ``**`` matches; symlinks on
@@ -636,7 +643,7 @@ class Enforcer:
         else:
             path = self.text_of(d) + "/" + name.decode("latin-1")
         alias = None
-        if name is None and self.identities:
+        if name is None and d.inode.ino & LOW56 in self.identity_inos:
             alias = self.identities.get(identity(d.inode))
             if alias == path:
                 alias = None
