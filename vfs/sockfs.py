@@ -1511,27 +1511,26 @@ class HostProto(Proto):
             if hostaddr is None:
                 return self.sock.sendmsg([data], cmsgs, hflags)
             return self.sock.sendmsg([data], cmsgs, hflags, hostaddr)
-        except BlockingIOError:
-            if nonblock:
-                raise KernelError(errno.EAGAIN, "host socket buffer full") from None
-            raise self.wait(POLLOUT, "send") from None
-        except BrokenPipeError:
-            raise BrokenPipe("host connection closed") from None
         except OSError as e:
-            raise host_errno(e) from None
+            raise self.send_failed(e, nonblock) from None
 
     def write(self, data: bytes, nonblock: bool) -> int:
         """``send`` without flags, address or ancillary data: one send(2)."""
         try:
             return self.sock.send(data, MSG_DONTWAIT | MSG_NOSIGNAL)
-        except BlockingIOError:
-            if nonblock:
-                raise KernelError(errno.EAGAIN, "host socket buffer full") from None
-            raise self.wait(POLLOUT, "send") from None
-        except BrokenPipeError:
-            raise BrokenPipe("host connection closed") from None
         except OSError as e:
-            raise host_errno(e) from None
+            raise self.send_failed(e, nonblock) from None
+
+    def send_failed(self, e: OSError, nonblock: bool) -> Exception:
+        """What a failed host send becomes: EAGAIN, or a wait for room, when the buffer
+        is full; EPIPE (with SIGPIPE) when the peer is gone; else the host's errno."""
+        if isinstance(e, BlockingIOError):
+            if nonblock:
+                return KernelError(errno.EAGAIN, "host socket buffer full")
+            return self.wait(POLLOUT, "send")
+        if isinstance(e, BrokenPipeError):
+            return BrokenPipe("host connection closed")
+        return host_errno(e)
 
     def read(self, size: int, nonblock: bool) -> bytes:
         """``recv`` without flags or control data: one recv(2) for a stream (what

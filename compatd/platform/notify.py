@@ -139,16 +139,7 @@ class NotifyLane:
             if not listener:
                 return None
             break
-        # _receive, inline: this is every notified call
-        req = self._req
-        req[:] = self._zero  # RECV wants a zeroed buffer
-        try:
-            _ioctl(self.fd, SECCOMP_IOCTL_NOTIF_RECV, req, True)
-        except OSError:
-            return None  # withdrawn (ENOENT: the thread got a signal) or interrupted
-        nid, tid, _, nr = NOTIF_HEAD.unpack_from(req)
-        self.ids[tid] = nid
-        return Event(SYSCALL, tid, nr, NOTIF_ARGS.unpack_from(req, 32))
+        return self._receive()
 
     def _receive(self) -> Event | None:
         req = self._req
