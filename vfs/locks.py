@@ -185,16 +185,22 @@ def _apply(il: InodeLocks, req: Lock) -> None:
 
 # releases -------------------------------------------------------------------------------
 
+def _held(f: OpenFile) -> tuple[tuple[int, int], InodeLocks] | None:
+    """The key and the locks of ``f``'s file, if anyone holds a lock on it."""
+    inode = f.inode
+    if inode is None:
+        return None
+    il = TABLE.get(inode.key)
+    return None if il is None else (inode.key, il)
+
+
 def file_closed(table: object, f: OpenFile) -> None:
     """A descriptor of ``f`` was closed by the process whose descriptor table is ``table``:
     its POSIX locks on the file go (locks_remove_posix)."""
-    inode = f.inode
-    if inode is None:
+    held = _held(f)
+    if held is None:
         return
-    key = inode.key
-    il = TABLE.get(key)
-    if il is None:
-        return
+    key, il = held
     il.posix = [lk for lk in il.posix if lk.owner is not table]
     _WAITING.pop(table, None)
     _tidy(key)
@@ -202,13 +208,10 @@ def file_closed(table: object, f: OpenFile) -> None:
 
 def description_released(f: OpenFile) -> None:
     """The last reference to ``f`` is gone: its flock and OFD locks go (locks_remove_file)."""
-    inode = f.inode
-    if inode is None:
+    held = _held(f)
+    if held is None:
         return
-    key = inode.key
-    il = TABLE.get(key)
-    if il is None:
-        return
+    key, il = held
     il.flocks = [lk for lk in il.flocks if lk.owner is not f]
     il.posix = [lk for lk in il.posix if lk.owner is not f]
     _tidy(key)

@@ -61,12 +61,6 @@ class PipeFS(Filesystem):
     name = "pipefs"
     magic = PIPEFS_MAGIC
 
-    def __init__(self) -> None:
-        super().__init__(readonly=False)
-
-    def statfs(self) -> StatFs:
-        return StatFs(type=self.magic, bsize=PAGE_SIZE, namelen=255)
-
 
 PIPEFS = PipeFS()
 

@@ -203,12 +203,6 @@ class SockFS(Filesystem):
     name = "sockfs"
     magic = SOCKFS_MAGIC
 
-    def __init__(self) -> None:
-        super().__init__(readonly=False)
-
-    def statfs(self) -> StatFs:
-        return StatFs(type=self.magic, bsize=4096, namelen=255)
-
 
 SOCKFS = SockFS()
 
@@ -1419,12 +1413,8 @@ class HostProto(Proto):
     def accept(self, nonblock: bool, flags: int) -> SocketFile:
         try:
             conn, _ = self.sock.accept()
-        except BlockingIOError:
-            if nonblock:
-                raise KernelError(errno.EAGAIN, "no pending connection") from None
-            raise self.wait(POLLIN, "accept") from None
         except OSError as e:
-            raise host_errno(e) from None
+            raise self.failed(e, nonblock, POLLIN, "no pending connection") from None
         sf = self.sf
         new = SocketFile(sf.kernel, sf.family, sf.type, sf.protocol, flags,
                          sf.inode.uid, sf.inode.gid)  # type: ignore[union-attr]
@@ -1512,22 +1502,23 @@ class HostProto(Proto):
                 return self.sock.sendmsg([data], cmsgs, hflags)
             return self.sock.sendmsg([data], cmsgs, hflags, hostaddr)
         except OSError as e:
-            raise self.send_failed(e, nonblock) from None
+            raise self.failed(e, nonblock, POLLOUT, "host socket buffer full") from None
 
     def write(self, data: bytes, nonblock: bool) -> int:
         """``send`` without flags, address or ancillary data: one send(2)."""
         try:
             return self.sock.send(data, MSG_DONTWAIT | MSG_NOSIGNAL)
         except OSError as e:
-            raise self.send_failed(e, nonblock) from None
+            raise self.failed(e, nonblock, POLLOUT, "host socket buffer full") from None
 
-    def send_failed(self, e: OSError, nonblock: bool) -> Exception:
-        """What a failed host send becomes: EAGAIN, or a wait for room, when the buffer
-        is full; EPIPE (with SIGPIPE) when the peer is gone; else the host's errno."""
+    def failed(self, e: OSError, nonblock: bool, events: int, busy: str) -> Exception:
+        """What a failed host call becomes: when it would block, EAGAIN (``busy`` says
+        why) or a wait for ``events``; EPIPE (with SIGPIPE) when the peer of a send is
+        gone; else the host's errno."""
         if isinstance(e, BlockingIOError):
             if nonblock:
-                return KernelError(errno.EAGAIN, "host socket buffer full")
-            return self.wait(POLLOUT, "send")
+                return KernelError(errno.EAGAIN, busy)
+            return self.wait(events, busy)
         if isinstance(e, BrokenPipeError):
             return BrokenPipe("host connection closed")
         return host_errno(e)
@@ -1539,12 +1530,8 @@ class HostProto(Proto):
             return self.recv(size, 0, nonblock).data
         try:
             return self.sock.recv(size if size < (1 << 20) else (1 << 20), MSG_DONTWAIT)
-        except BlockingIOError:
-            if nonblock:
-                raise KernelError(errno.EAGAIN, "nothing to receive") from None
-            raise self.wait(POLLIN, "recv") from None
         except OSError as e:
-            raise host_errno(e) from None
+            raise self.failed(e, nonblock, POLLIN, "nothing to receive") from None
 
     def recv(self, size: int, flags: int, nonblock: bool, want_addr: bool = False,
              controllen: int = 0) -> Received:
@@ -1560,12 +1547,8 @@ class HostProto(Proto):
             else:
                 n, anc, mflags, addr = self.sock.recvmsg_into([memoryview(buf)[:cap]],
                                                               ancsize, hflags)
-        except BlockingIOError:
-            if nonblock:
-                raise KernelError(errno.EAGAIN, "nothing to receive") from None
-            raise self.wait(POLLIN, "recv") from None
         except OSError as e:
-            raise host_errno(e) from None
+            raise self.failed(e, nonblock, POLLIN, "nothing to receive") from None
         files: list[OpenFile] | None = None
         cmsgs: list[tuple[int, int, bytes]] = []
         creds = None

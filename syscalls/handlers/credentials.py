@@ -54,140 +54,144 @@ def fix_uids(t: Task, old: Creds) -> int:
     return commit(t, old)
 
 
-# uids ------------------------------------------------------------------------------------
+# the uid and gid calls: one set of rules over either family ------------------------------
+class IdFamily:
+    """The four ids of one family in ``Creds`` (real, effective, saved, fs) and the
+    capability that lets a process set them to anything."""
+
+    def __init__(self, name: str, cap: int) -> None:
+        self.name = name  # "uid" or "gid"
+        self.real, self.eff, self.saved, self.fs = name, "e" + name, "s" + name, "fs" + name
+        self.cap = cap
+
+    def get(self, c: Creds) -> tuple[int, int, int, int]:
+        return (getattr(c, self.real), getattr(c, self.eff), getattr(c, self.saved),
+                getattr(c, self.fs))
+
+    def set(self, c: Creds, real: int, eff: int, saved: int, fs: int) -> None:
+        setattr(c, self.real, real)
+        setattr(c, self.eff, eff)
+        setattr(c, self.saved, saved)
+        setattr(c, self.fs, fs)
+
+
+UIDS = IdFamily("uid", CAP_SETUID)
+GIDS = IdFamily("gid", CAP_SETGID)
+
+
+def do_setid(c: Creds, f: IdFamily, new: int) -> Creds:
+    """setuid/setgid: with the capability all of real, effective, saved and fs; else only
+    effective and fs, to the real or saved id (EPERM otherwise). Returns the old creds."""
+    if new == NO_ID:
+        raise KernelError(errno.EINVAL, f"{f.name} -1")
+    old = snapshot(c)
+    real, _, saved, _ = f.get(c)
+    if c.capable(f.cap):
+        real = saved = new
+    elif new not in (real, saved):
+        raise KernelError(errno.EPERM, f"{f.name} {new} is neither the real nor the saved "
+                          f"{f.name}")
+    f.set(c, real, new, saved, new)
+    return old
+
+
+def do_setreid(c: Creds, f: IdFamily, r: int, e: int) -> Creds:
+    """setreuid/setregid: unprivileged, real may become real or effective, effective any
+    of the three; the saved id follows the effective when real is set or effective
+    changes away from the old real."""
+    real, eff, saved, _ = f.get(c)
+    priv = c.capable(f.cap)
+    if r != NO_ID and r not in (real, eff) and not priv:
+        raise KernelError(errno.EPERM, f"real {f.name} {r}")
+    if e != NO_ID and e not in (real, eff, saved) and not priv:
+        raise KernelError(errno.EPERM, f"effective {f.name} {e}")
+    old = snapshot(c)
+    new_real = r if r != NO_ID else real
+    new_eff = e if e != NO_ID else eff
+    if r != NO_ID or (e != NO_ID and e != real):
+        saved = new_eff
+    f.set(c, new_real, new_eff, saved, new_eff)
+    return old
+
+
+def do_setresid(c: Creds, f: IdFamily, r: int, e: int, s: int) -> Creds | None:
+    """setresuid/setresgid: each id to any of the three (any id with the capability);
+    None when nothing would change (Linux returns before touching the credentials)."""
+    real, eff, saved, fs = f.get(c)
+    if ((r == NO_ID or r == real) and (e == NO_ID or e == eff == fs)
+            and (s == NO_ID or s == saved)):
+        return None
+    ids = (real, eff, saved)
+    if any(v != NO_ID and v not in ids for v in (r, e, s)) and not c.capable(f.cap):
+        raise KernelError(errno.EPERM, f"a new {f.name} needs CAP_SET{f.name.upper()}")
+    old = snapshot(c)
+    new_eff = e if e != NO_ID else eff
+    f.set(c, r if r != NO_ID else real, new_eff, s if s != NO_ID else saved, new_eff)
+    return old
+
+
+def do_setfsid(c: Creds, f: IdFamily, new: int) -> tuple[int, Creds | None]:
+    """setfsuid/setfsgid: the old fs id, and the old creds if it changed (to one of the
+    other three ids, or any with the capability; never an error)."""
+    real, eff, saved, fs = f.get(c)
+    if new == NO_ID or new == fs:
+        return fs, None
+    if new in (real, eff, saved) or c.capable(f.cap):
+        old = snapshot(c)
+        f.set(c, real, eff, saved, new)
+        return fs, old
+    return fs, None
+
+
 @syscall("setuid", Level.PARTIAL, "uid:uid", unsupported=CREDS_NOTE, needs_stop=True)
 def sys_setuid(t: Task, uid: int) -> int:
-    c = t.group.creds
-    if uid == NO_ID:
-        raise KernelError(errno.EINVAL, "uid -1")
-    old = snapshot(c)
-    if c.capable(CAP_SETUID):
-        c.uid = c.suid = uid
-    elif uid not in (c.uid, c.suid):
-        raise KernelError(errno.EPERM, f"uid {uid} is neither the real nor the saved uid")
-    c.euid = c.fsuid = uid
-    return fix_uids(t, old)
+    return fix_uids(t, do_setid(t.group.creds, UIDS, uid))
 
 
 @syscall("setreuid", Level.PARTIAL, "ruid:uid euid:uid", unsupported=CREDS_NOTE,
          needs_stop=True)
 def sys_setreuid(t: Task, ruid: int, euid: int) -> int:
-    c = t.group.creds
-    priv = c.capable(CAP_SETUID)
-    if ruid != NO_ID and ruid not in (c.uid, c.euid) and not priv:
-        raise KernelError(errno.EPERM, f"real uid {ruid}")
-    if euid != NO_ID and euid not in (c.uid, c.euid, c.suid) and not priv:
-        raise KernelError(errno.EPERM, f"effective uid {euid}")
-    old = snapshot(c)
-    if ruid != NO_ID:
-        c.uid = ruid
-    if euid != NO_ID:
-        c.euid = euid
-    if ruid != NO_ID or (euid != NO_ID and euid != old.uid):
-        c.suid = c.euid
-    c.fsuid = c.euid
-    return fix_uids(t, old)
+    return fix_uids(t, do_setreid(t.group.creds, UIDS, ruid, euid))
 
 
 @syscall("setresuid", Level.PARTIAL, "ruid:uid euid:uid suid:uid", unsupported=CREDS_NOTE,
          needs_stop=True)
 def sys_setresuid(t: Task, ruid: int, euid: int, suid: int) -> int:
-    c = t.group.creds
-    if ((ruid == NO_ID or ruid == c.uid) and (euid == NO_ID or euid == c.euid == c.fsuid)
-            and (suid == NO_ID or suid == c.suid)):
-        return 0
-    ids = (c.uid, c.euid, c.suid)
-    if any(v != NO_ID and v not in ids for v in (ruid, euid, suid)) and not c.capable(CAP_SETUID):
-        raise KernelError(errno.EPERM, "a new uid needs CAP_SETUID")
-    old = snapshot(c)
-    if ruid != NO_ID:
-        c.uid = ruid
-    if euid != NO_ID:
-        c.euid = euid
-    if suid != NO_ID:
-        c.suid = suid
-    c.fsuid = c.euid
-    return fix_uids(t, old)
+    old = do_setresid(t.group.creds, UIDS, ruid, euid, suid)
+    return 0 if old is None else fix_uids(t, old)
 
 
 @syscall("setfsuid", FULL, "fsuid:uid", needs_stop=True)
 def sys_setfsuid(t: Task, fsuid: int) -> int:
     """Always returns the old fsuid; changes it only when allowed (no errors at all)."""
-    c = t.group.creds
-    old_fsuid = c.fsuid
-    if fsuid == NO_ID or fsuid == old_fsuid:
-        return old_fsuid
-    if fsuid in (c.uid, c.euid, c.suid) or c.capable(CAP_SETUID):
-        old = snapshot(c)
-        c.fsuid = fsuid
-        c.fix_setfsuid(old_fsuid)
+    old_fsuid, old = do_setfsid(t.group.creds, UIDS, fsuid)
+    if old is not None:
+        t.group.creds.fix_setfsuid(old_fsuid)
         commit(t, old)
     return old_fsuid
 
 
-# gids ------------------------------------------------------------------------------------
 @syscall("setgid", FULL, "gid:gid", needs_stop=True)
 def sys_setgid(t: Task, gid: int) -> int:
-    c = t.group.creds
-    if gid == NO_ID:
-        raise KernelError(errno.EINVAL, "gid -1")
-    old = snapshot(c)
-    if c.capable(CAP_SETGID):
-        c.gid = c.sgid = gid
-    elif gid not in (c.gid, c.sgid):
-        raise KernelError(errno.EPERM, f"gid {gid} is neither the real nor the saved gid")
-    c.egid = c.fsgid = gid
-    return commit(t, old)
+    return commit(t, do_setid(t.group.creds, GIDS, gid))
 
 
 @syscall("setregid", FULL, "rgid:gid egid:gid", needs_stop=True)
 def sys_setregid(t: Task, rgid: int, egid: int) -> int:
-    c = t.group.creds
-    priv = c.capable(CAP_SETGID)
-    if rgid != NO_ID and rgid not in (c.gid, c.egid) and not priv:
-        raise KernelError(errno.EPERM, f"real gid {rgid}")
-    if egid != NO_ID and egid not in (c.gid, c.egid, c.sgid) and not priv:
-        raise KernelError(errno.EPERM, f"effective gid {egid}")
-    old = snapshot(c)
-    if rgid != NO_ID:
-        c.gid = rgid
-    if egid != NO_ID:
-        c.egid = egid
-    if rgid != NO_ID or (egid != NO_ID and egid != old.gid):
-        c.sgid = c.egid
-    c.fsgid = c.egid
-    return commit(t, old)
+    return commit(t, do_setreid(t.group.creds, GIDS, rgid, egid))
 
 
 @syscall("setresgid", FULL, "rgid:gid egid:gid sgid:gid", needs_stop=True)
 def sys_setresgid(t: Task, rgid: int, egid: int, sgid: int) -> int:
-    c = t.group.creds
-    if ((rgid == NO_ID or rgid == c.gid) and (egid == NO_ID or egid == c.egid == c.fsgid)
-            and (sgid == NO_ID or sgid == c.sgid)):
-        return 0
-    ids = (c.gid, c.egid, c.sgid)
-    if any(v != NO_ID and v not in ids for v in (rgid, egid, sgid)) and not c.capable(CAP_SETGID):
-        raise KernelError(errno.EPERM, "a new gid needs CAP_SETGID")
-    old = snapshot(c)
-    if rgid != NO_ID:
-        c.gid = rgid
-    if egid != NO_ID:
-        c.egid = egid
-    if sgid != NO_ID:
-        c.sgid = sgid
-    c.fsgid = c.egid
-    return commit(t, old)
+    old = do_setresid(t.group.creds, GIDS, rgid, egid, sgid)
+    return 0 if old is None else commit(t, old)
 
 
 @syscall("setfsgid", FULL, "fsgid:gid", needs_stop=True)
 def sys_setfsgid(t: Task, fsgid: int) -> int:
-    c = t.group.creds
-    old_fsgid = c.fsgid
-    if fsgid == NO_ID or fsgid == old_fsgid:
-        return old_fsgid
-    if fsgid in (c.gid, c.egid, c.sgid) or c.capable(CAP_SETGID):
-        old = snapshot(c)
-        c.fsgid = fsgid
+    """Always returns the old fsgid; changes it only when allowed (no errors at all)."""
+    old_fsgid, old = do_setfsid(t.group.creds, GIDS, fsgid)
+    if old is not None:
         commit(t, old)
     return old_fsgid
 

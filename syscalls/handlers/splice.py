@@ -12,7 +12,7 @@ import struct
 from compatd.errors import KernelError, WouldBlock
 from compatd.kernel.task import Task
 from syscalls.handlers.common import MAX_RW_COUNT
-from syscalls.handlers.read_write import read_iovecs
+from syscalls.handlers.read_write import read_iovecs, scatter_into
 from syscalls.table import Level, syscall
 from vfs.base import OpenFile
 from vfs.flags import O_APPEND, O_NONBLOCK, O_PATH, readable, writable
@@ -201,6 +201,16 @@ def sys_copy_file_range(t: Task, fd_in: int, off_in: int, fd_out: int, off_out: 
 
 
 # splice, tee, vmsplice --------------------------------------------------------------------
+def pipe_pair(t: Task, fd_in: int, fd_out: int,
+              call: str) -> tuple[OpenFile, OpenFile, Pipe | None, Pipe | None]:
+    """splice's and tee's files (EBADF unless readable and writable) and their pipes."""
+    src = get_file(t, fd_in)
+    dst = get_file(t, fd_out)
+    if not readable(src.flags) or not writable(dst.flags):
+        raise KernelError(errno.EBADF, f"{call} access modes")
+    return src, dst, pipe_of(src), pipe_of(dst)
+
+
 @syscall("splice", FULL, "fd_in:fd off_in:struct_inout fd_out:fd off_out:struct_inout "
          "len:size flags:flags")
 def sys_splice(t: Task, fd_in: int, off_in: int, fd_out: int, off_out: int, length: int,
@@ -209,11 +219,7 @@ def sys_splice(t: Task, fd_in: int, off_in: int, fd_out: int, off_out: int, leng
     one pipe both sides, an offset on an unseekable file, O_APPEND output), EFAULT."""
     if flags & ~SPLICE_F_ALL:
         raise KernelError(errno.EINVAL, f"splice flags {flags:#x}")
-    src = get_file(t, fd_in)
-    dst = get_file(t, fd_out)
-    if not readable(src.flags) or not writable(dst.flags):
-        raise KernelError(errno.EBADF, "splice access modes")
-    ip, op = pipe_of(src), pipe_of(dst)
+    src, dst, ip, op = pipe_pair(t, fd_in, fd_out, "splice")
     if (ip is not None and off_in) or (op is not None and off_out):
         raise KernelError(errno.ESPIPE, "splice offset for a pipe")
     if ip is None and op is None:
@@ -247,11 +253,7 @@ def sys_tee(t: Task, fd_in: int, fd_out: int, length: int, flags: int) -> int:
     pipes, one pipe), EBADF, EAGAIN or a wait when empty or full."""
     if flags & ~SPLICE_F_ALL:
         raise KernelError(errno.EINVAL, f"tee flags {flags:#x}")
-    src = get_file(t, fd_in)
-    dst = get_file(t, fd_out)
-    if not readable(src.flags) or not writable(dst.flags):
-        raise KernelError(errno.EBADF, "tee access modes")
-    ip, op = pipe_of(src), pipe_of(dst)
+    src, dst, ip, op = pipe_pair(t, fd_in, fd_out, "tee")
     if ip is None or op is None or ip is op:
         raise KernelError(errno.EINVAL, "tee needs two different pipes")
     if not length:
@@ -298,11 +300,5 @@ def sys_vmsplice(t: Task, fd: int, iov: int, nr_segs: int, flags: int) -> int:
     if not want:
         return 0
     data = p.read(pipe_source(p, want, nonblock, 0), True)
-    done = 0
-    for base, length in vecs:
-        if done >= len(data):
-            break
-        piece = data[done: done + length]
-        t.mem.write(base, piece)
-        done += len(piece)
+    scatter_into(t, vecs, data)
     return len(data)

@@ -55,23 +55,15 @@ def test_unknown_sol_socket_option_is_enoprotoopt_and_recorded():
 def test_read_and_write_on_a_host_stream_socket():
     """read/write on a host TCP socket (one recv/send each): data both ways, EAGAIN with
     O_NONBLOCK, WouldBlock without, end of file, SO_RCVTIMEO's deadline, EPIPE's SIGPIPE."""
-    import socket
     import time
 
     import pytest
 
     from compatd.errors import BrokenPipe, KernelError, WouldBlock
+    from tests.unit.test_epoll import host_tcp_pair
     from vfs.flags import O_NONBLOCK
-    from vfs.sockfs import HostProto, SocketFile
 
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen()
-    peer = socket.create_connection(srv.getsockname())
-    conn, _ = srv.accept()
-    srv.close()
-    sf = SocketFile(None, AF_INET, SOCK_STREAM, 6, 0, 0, 0)
-    HostProto(sf, conn)
+    sf, peer = host_tcp_pair()
     assert sf.write(b"ping") == 4
     assert peer.recv(16) == b"ping"
     with pytest.raises(WouldBlock):
