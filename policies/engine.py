@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import fcntl
 import ipaddress
-import operator
 import os
 import re
 import signal
@@ -302,38 +301,6 @@ def fd_kind(task: Task, fd: int) -> str:
             st.S_IFCHR: "chr", st.S_IFBLK: "blk", st.S_IFLNK: "link"}.get(st.S_IFMT(mode), "anon")
 
 
-def _decode(raw: int, kind: str) -> int:
-    """The register as the table's argument kind reads it (s32 for fds and ints)."""
-    if kind in ("fd", "int", "pid", "signo", "whence"):
-        raw &= 0xFFFFFFFF
-        return raw - (1 << 32) if raw & 0x80000000 else raw
-    if kind in ("uint", "uid", "gid", "mode", "flags", "cmd"):
-        return raw & 0xFFFFFFFF
-    return raw
-
-
-def condition_holds(c: ArgCondition, kind: str, task: Task, args: tuple[int, ...]) -> bool:
-    op = c.op
-    if op == "kind":
-        return fd_kind(task, _decode(args[c.index], kind)) in c.kinds
-    # As an unsigned 64-bit register (ArgCondition): what seccomp profiles compare.
-    v = _decode(args[c.index], kind) & MASK64
-    if op == "eq":
-        return any(v == x & MASK64 for x in c.values)
-    x = c.values[0] & MASK64
-    if op == "all":
-        return v & x == x
-    if op == "any":
-        return bool(v & x)
-    if op == "none":
-        return not v & x
-    if op == "masked":
-        return v & x == c.values[1] & MASK64
-    return COMPARE[op](v, x)
-
-
-COMPARE = {"ne": operator.ne, "lt": operator.lt, "le": operator.le, "gt": operator.gt,
-           "ge": operator.ge}
 COMPARE_TEXT = {"ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 
 Verdict = tuple[Action, "Rule | None"]
@@ -341,8 +308,8 @@ Decider = Callable[["Task", tuple[int, ...]], Verdict]
 
 
 def register_expr(index: int, kind: str) -> str:
-    """The argument at ``index`` as the table's argument kind reads its register
-    (``_decode`` as a Python expression)."""
+    """The argument at ``index`` as the table's argument kind reads its register: signed
+    32-bit for fds and ints, unsigned 32-bit for flags, modes and ids, else all 64 bits."""
     if kind in ("fd", "int", "pid", "signo", "whence"):
         return f"(((args[{index}] & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000)"
     if kind in ("uint", "uid", "gid", "mode", "flags", "cmd"):
@@ -351,8 +318,10 @@ def register_expr(index: int, kind: str) -> str:
 
 
 def condition_expr(c: ArgCondition, kind: str, consts: dict[str, object]) -> str:
-    """``condition_holds`` for one condition as a Python expression over ``task`` and
-    ``args``; sets of values and fd kinds go to ``consts``, the rest are int literals."""
+    """One condition as a Python expression over ``task`` and ``args``: an fd kind test on
+    the decoded argument, every other test on it as an unsigned 64-bit register (what
+    seccomp profiles compare: -1 is the largest). Sets of values and fd kinds go to
+    ``consts``; the rest are int literals."""
     v = register_expr(c.index, kind)
     if c.op == "kind":
         name = f"k{len(consts)}"
@@ -584,6 +553,11 @@ class Enforcer:
         """A call enters: the hooks (deep inside its handler, or in its parked retries)
         judge by it."""
         self.calls[task.tid] = (nr, args)
+
+    def forget(self, tid: int) -> None:
+        """The thread is gone: so is what it was calling."""
+        self.calls.pop(tid, None)
+        self.opened.pop(tid, None)
 
     def decide(self, task: Task, nr: int, args: tuple[int, ...]) -> Verdict:
         """The verdict of the syscall rules for a call."""

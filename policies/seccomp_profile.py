@@ -64,7 +64,7 @@ LOSSY = {
 OPS = {"SCMP_CMP_EQ": "eq", "SCMP_CMP_NE": "ne", "SCMP_CMP_LT": "lt", "SCMP_CMP_LE": "le",
        "SCMP_CMP_GT": "gt", "SCMP_CMP_GE": "ge", "SCMP_CMP_MASKED_EQ": "masked"}
 SCMP_OPS = {v: k for k, v in OPS.items()}
-# Argument kinds the syscall table decodes as a signed int (policies.engine._decode).
+# Argument kinds the syscall table decodes as a signed int (policies.engine.register_expr).
 SIGNED = ("fd", "int", "pid", "signo", "whence")
 ENTRY_KEYS = {"names", "name", "action", "errnoRet", "args", "comment", "includes", "excludes"}
 PROFILE_KEYS = {"defaultAction", "defaultErrnoRet", "architectures", "archMap", "syscalls",

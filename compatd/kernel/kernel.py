@@ -676,6 +676,8 @@ class Kernel:
         task = self.tasks.pop(tid, None)
         self.platform.forget(tid)
         self.parked.pop(tid, None)
+        if self.enforcer is not None:
+            self.enforcer.forget(tid)
         if task is None:
             return
         group = task.group

@@ -18,6 +18,21 @@ from vfs.resolver import reached
 MAX_RW_COUNT = 0x7FFFF000
 
 
+def copy_struct_from_user(t: Task, addr: int, size: int, layout: struct.Struct,
+                          what: str) -> tuple[int, ...]:
+    """Linux's copy_struct_from_user for an extensible struct (open_how, xattr_args…):
+    EINVAL below the first version's size, E2BIG above a page or when bytes past what we
+    know are not zero; EFAULT from the read."""
+    if size < layout.size:
+        raise KernelError(errno.EINVAL, f"{what} of {size} bytes")
+    if size > 4096:
+        raise KernelError(errno.E2BIG, f"{what} of {size} bytes")
+    raw = t.mem.read(addr, size)
+    if raw[layout.size:].strip(b"\0"):
+        raise KernelError(errno.E2BIG, f"{what} has unknown non-zero fields")
+    return layout.unpack_from(raw)
+
+
 def path_context(task: Task, dirfd: int, path: bytes, scoped: bool = False) -> ops.PathContext:
     """Where a ``*at`` path starts: the root for absolute paths, cwd for AT_FDCWD, else the
     directory ``dirfd`` was opened on (EBADF if not open, ENOTDIR if not a directory).

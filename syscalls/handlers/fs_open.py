@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from compatd.errors import KernelError, Unsupported, WouldBlock
 from compatd.kernel.task import Task
-from syscalls.handlers.common import lookup_at, path_context
+from syscalls.handlers.common import copy_struct_from_user, lookup_at, path_context
 from syscalls.table import Level, syscall
 from vfs import ops
 from vfs.base import OpenFile
@@ -95,7 +95,6 @@ def sys_creat(t: Task, path: int, mode: int) -> int:
 
 # openat2 --------------------------------------------------------------------------------
 OPEN_HOW = struct.Struct("<QQQ")  # struct open_how {u64 flags; u64 mode; u64 resolve;}
-PAGE_SIZE = 4096
 FASYNC = 0o20000
 VALID_OPEN_FLAGS = (O_ACCMODE | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_APPEND | O_NONBLOCK
                     | O_SYNC | O_DSYNC | FASYNC | O_DIRECT | O_LARGEFILE | O_DIRECTORY
@@ -105,16 +104,8 @@ O_PATH_FLAGS = O_DIRECTORY | O_NOFOLLOW | O_PATH
 
 
 def read_open_how(t: Task, how: int, size: int) -> tuple[int, int, int]:
-    """copy_struct_from_user: EINVAL below version 0 (24 bytes), E2BIG above a page or when
-    bytes past what we know are not zero."""
-    if size < OPEN_HOW.size:
-        raise KernelError(errno.EINVAL, f"open_how of {size} bytes")
-    if size > PAGE_SIZE:
-        raise KernelError(errno.E2BIG, f"open_how of {size} bytes")
-    raw = t.mem.read(how, size)
-    if raw[OPEN_HOW.size:].strip(b"\0"):
-        raise KernelError(errno.E2BIG, "open_how has unknown non-zero fields")
-    return OPEN_HOW.unpack_from(raw)
+    """struct open_how (version 0: 24 bytes)."""
+    return copy_struct_from_user(t, how, size, OPEN_HOW, "open_how")  # type: ignore[return-value]
 
 
 def check_open_how(flags: int, mode: int, resolve: int) -> None:

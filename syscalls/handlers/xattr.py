@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from compatd.errors import KernelError
 from compatd.kernel.task import Task
-from syscalls.handlers.common import not_path, path_context
+from syscalls.handlers.common import copy_struct_from_user, not_path, path_context
 from syscalls.table import Level, syscall
 from vfs import ops, xattrs
 from vfs.base import Inode
@@ -41,7 +41,6 @@ SET_GAPS = (
     "xattrs on devfs nodes cannot be set: EOPNOTSUPP",
     "security.capability values are stored as given (no v2/v3 conversion or validation)",
 )
-PAGE_SIZE = 4096
 XATTR_ARGS = struct.Struct("<QII")  # struct xattr_args {u64 value; u32 size; u32 flags;}
 
 
@@ -131,16 +130,8 @@ def sys_fgetxattr(t: Task, fd: int, name: int, value: int, size: int) -> int:
 
 
 def read_xattr_args(t: Task, uargs: int, usize: int) -> tuple[int, int, int]:
-    """copy_struct_from_user of struct xattr_args: EINVAL below 16 bytes, E2BIG past a page
-    or for non-zero bytes we do not know."""
-    if usize < XATTR_ARGS.size:
-        raise KernelError(errno.EINVAL, f"xattr_args of {usize} bytes")
-    if usize > PAGE_SIZE:
-        raise KernelError(errno.E2BIG, f"xattr_args of {usize} bytes")
-    raw = t.mem.read(uargs, usize)
-    if raw[XATTR_ARGS.size:].strip(b"\0"):
-        raise KernelError(errno.E2BIG, "xattr_args has unknown non-zero fields")
-    return XATTR_ARGS.unpack_from(raw)
+    """struct xattr_args (16 bytes)."""
+    return copy_struct_from_user(t, uargs, usize, XATTR_ARGS, "xattr_args")  # type: ignore[return-value]
 
 
 @syscall("getxattrat", FULL, "dirfd:fd path:path at_flags:flags/at name:str "
