@@ -412,8 +412,9 @@ class Enforcer:
             alts = [f"(?P<r{r.index}>{'|'.join(glob_regex(byte_text(p)) for p in r.paths)})"
                     for r in self.file_rules if r.access & bit]
             self.path_regex[bit] = re.compile(f"(?:{'|'.join(alts)})\\Z") if alts else None
-        self.rules_by_index = {r.index: r for r in policy.rules}
-        self.allowed_group = {f"r{r.index}": r.action.kind == "allow" for r in self.file_rules}
+        # The regex group of each file rule (r<index>): the rule, and whether it allows.
+        self.rule_of_group = {f"r{r.index}": r for r in self.file_rules}
+        self.allowed_group = {g: r.action.kind == "allow" for g, r in self.rule_of_group.items()}
         # checks[opmask]: the (access bit, regex) pairs a path is tried against, leaving out
         # the bits no rule names when the default allows them (nothing to decide there).
         default_allows = policy.default_file.kind == "allow"
@@ -603,19 +604,9 @@ class Enforcer:
         checks = self.checks[opmask]
         if not checks:
             return  # no rule about what this call asks, and the default allows it
-        parent = d.parent
-        if name is None or name in (b".", b".."):
-            if parent is None:
-                if d.inode.is_dir():
-                    path = "/"
-                elif opmask & EXEC:
-                    path = d.name.decode("latin-1")  # running it: its /proc name
-                else:
-                    return
-            else:
-                path = self.text_of(parent) + "/" + d.name.decode("latin-1")
-        else:
-            path = self.text_of(d) + "/" + name.decode("latin-1")
+        path = self.path_of(d, name, opmask)
+        if path is None:
+            return
         alias = None
         if name is None and d.inode.ino & LOW56 in self.identity_inos:
             alias = self.identities.get(identity(d.inode))
@@ -631,6 +622,19 @@ class Enforcer:
             self.check_name(path, bit, task)
             if alias is not None:
                 self.check_name(alias, bit, task)  # the file a rule named at the start
+
+    def path_of(self, d: Dentry, name: bytes | None, opmask: int) -> str | None:
+        """The path the resolver hook is about (``d``'s, or ``name``'s in ``d``), from the
+        cached text of its directory; None for an object with no name in the tree that is
+        not to be run (one that is goes by its /proc name)."""
+        parent = d.parent
+        if name is not None and name not in (b".", b".."):
+            return self.text_of(d) + "/" + name.decode("latin-1")
+        if parent is not None:
+            return self.text_of(parent) + "/" + d.name.decode("latin-1")
+        if d.inode.is_dir():
+            return "/"
+        return d.name.decode("latin-1") if opmask & EXEC else None
 
     def text_of(self, d: Dentry) -> str:
         """``d.path()`` of a directory ("" for the root), cached by dentry."""
@@ -655,7 +659,7 @@ class Enforcer:
         m = regex.match(path) if regex is not None else None
         if m is None:
             return self.policy.default_file, None
-        rule = self.rules_by_index[int(m.lastgroup[1:])]  # type: ignore[index]
+        rule = self.rule_of_group[m.lastgroup]  # type: ignore[index]
         return rule.action, rule
 
     def check_path(self, path: str, opmask: int, task: Task | None,

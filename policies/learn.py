@@ -35,7 +35,6 @@ from policies import toml_out
 from policies.engine import (
     Enforcer,
     address_text,
-    child_path,
     glob_regex,
     host_ip,
     is_literal,
@@ -87,10 +86,11 @@ class Learner(Enforcer):
     def check_dentry(self, d: Dentry, name: bytes | None) -> None:
         """Every resolution is seen (the enforcer's fast paths skip what no rule decides):
         with no call being handled, it is the first program or its interpreter, an exec."""
-        if d.parent is None and name is None and not d.inode.is_dir():
-            return  # no name in the tree (Enforcer.check_dentry)
         task, opmask = self.current()
-        self.check_path(child_path(d, name), opmask or EXEC, task)
+        opmask = opmask or EXEC
+        path = self.path_of(d, name, opmask)
+        if path is not None:
+            self.check_path(path, opmask, task)
 
     def check_path(self, path: str, opmask: int, task: Task | None,
                    key: tuple[int, int] | None = None) -> None:
