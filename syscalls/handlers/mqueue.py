@@ -9,7 +9,8 @@ A descriptor is always close-on-exec (do_mq_open's get_unused_fd_flags(O_CLOEXEC
 
 Waiting: a send to a full queue or a receive from an empty one parks (``wait_for``) and is
 retried whenever anything changed; an absolute CLOCK_REALTIME timeout becomes a supervisor
-timer at the call (the sandbox cannot set the clock). A signal withdraws the wait as
+timer at the call (the sandbox cannot set the clock; a change of the host's clock during
+the wait is not followed, so the two timed calls are PARTIAL). A signal withdraws the wait as
 wq_sleep's -ERESTARTSYS does: the host restarts it under SA_RESTART (with the same
 absolute timeout), else it fails with EINTR. As Linux's pipelined_send/pipelined_receive
 hand a message straight to a blocked receiver (or take a blocked sender's into the queue),
@@ -141,6 +142,11 @@ def blocking(t: Task, f: MqFile, timeout: int | None, waiters: dict[int, Any],
 
 
 # mq_open, mq_unlink ----------------------------------------------------------------------
+# Linux arms an absolute CLOCK_REALTIME timer, which follows a change of the clock.
+TIMEOUT_NOTE = ("the absolute timeout becomes a supervisor timer when the call starts: a "
+                "change of the host's realtime clock during the wait is not followed",)
+
+
 @syscall("mq_open", FULL, "name:str oflag:flags/open mode:mode attr:struct_in")
 def sys_mq_open(t: Task, name_addr: int, oflag: int, mode: int, attr_addr: int) -> int:
     """do_mq_open's order: EFAULT (attr, read whenever given), the name (EFAULT,
@@ -194,8 +200,8 @@ def sys_mq_unlink(t: Task, name_addr: int) -> int:
 
 
 # sending and receiving ---------------------------------------------------------------------
-@syscall("mq_timedsend", FULL, "mqdes:fd msg:buf_in msg_len:size msg_prio:uint "
-         "abs_timeout:struct_in")
+@syscall("mq_timedsend", Level.PARTIAL, "mqdes:fd msg:buf_in msg_len:size msg_prio:uint "
+         "abs_timeout:struct_in", unsupported=TIMEOUT_NOTE)
 def sys_mq_timedsend(t: Task, mqdes: int, msg: int, msg_len: int, prio: int,
                      timeout_addr: int) -> int:
     """EFAULT/EINVAL (timeout), EINVAL (priority), EBADF (not a queue, not open for
@@ -225,8 +231,8 @@ def sys_mq_timedsend(t: Task, mqdes: int, msg: int, msg_len: int, prio: int,
     return blocking(t, f, timeout, q.senders, send, "mq_timedsend on a full queue")
 
 
-@syscall("mq_timedreceive", FULL, "mqdes:fd msg:buf_out msg_len:size msg_prio:struct_out "
-         "abs_timeout:struct_in")
+@syscall("mq_timedreceive", Level.PARTIAL, "mqdes:fd msg:buf_out msg_len:size "
+         "msg_prio:struct_out abs_timeout:struct_in", unsupported=TIMEOUT_NOTE)
 def sys_mq_timedreceive(t: Task, mqdes: int, msg: int, msg_len: int, prio_addr: int,
                         timeout_addr: int) -> int:
     """EFAULT/EINVAL (timeout), EBADF (not a queue, not open for reading), EMSGSIZE (a
